@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: GPL-2.0
+"""A booted hetero-tiering guest: QMP through QEMU's python library, shell
+commands through the agent on the guest's second serial port."""
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from . import paths
+from qemu.qmp.legacy import QEMUMonitorProtocol  # noqa: E402
+
+
+class GuestError(Exception):
+    pass
+
+
+class Guest:
+    """Boots scripts/run-vm in agent mode; use as a context manager."""
+
+    def __init__(self, fmem='1G', smem='2G', cpus=2, run='agent',
+                 run_vm_args=(), qemu_args=(), boot_timeout=60):
+        self.dir = tempfile.mkdtemp(prefix='ht-guest-')
+        self.console_path = os.path.join(self.dir, 'console.log')
+        self.qmp_path = os.path.join(self.dir, 'qmp.sock')
+        self.cmd_path = os.path.join(self.dir, 'cmd.sock')
+        self.run = run
+        self.argv = [paths.RUN_VM, '--fmem', fmem, '--smem', smem,
+                     '--cpus', str(cpus), '--run', run,
+                     '--console', self.console_path, '--qmp', self.qmp_path,
+                     '--cmd', self.cmd_path, *run_vm_args]
+        if qemu_args:
+            self.argv += ['--', *qemu_args]
+        self.boot_timeout = boot_timeout
+        self.proc = None
+        self.qmp = None
+        self.sock = None
+        self.buf = b''
+        self.seq = 0
+        self.boot_seconds = None
+
+    # --- life cycle -----------------------------------------------------
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        self._wait_path(self.qmp_path)
+        self.qmp = QEMUMonitorProtocol(self.qmp_path)
+        self.qmp.connect()
+        if self.run != 'agent':
+            return
+        self._wait_path(self.cmd_path)
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self.cmd_path)
+        self._read_until(b'@@HT-READY\n', t0 + self.boot_timeout)
+        self.boot_seconds = time.monotonic() - t0
+
+    def _wait_path(self, path):
+        deadline = time.monotonic() + 30
+        while not os.path.exists(path):
+            if self.proc.poll() is not None:
+                raise GuestError(f'QEMU exited ({self.proc.returncode}):\n'
+                                 + self.console())
+            if time.monotonic() > deadline:
+                raise GuestError(f'{path} did not appear')
+            time.sleep(0.05)
+
+    def wait_exit(self, timeout=60):
+        """Wait for QEMU to exit on its own (guest powered off)."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise GuestError('guest did not power off:\n' + self.console())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                if self.qmp:
+                    self.qmp.cmd('quit')
+            except Exception:  # pylint: disable=broad-except
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for c in (self.qmp, self.sock):
+            try:
+                if c:
+                    c.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+        self.qmp = self.sock = None
+        if os.environ.get('HT_KEEP_LOGS'):
+            print(f'# guest logs kept in {self.dir}')
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def console(self):
+        try:
+            with open(self.console_path, errors='replace') as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    # --- command channel ------------------------------------------------
+    def _read_until(self, marker, deadline):
+        while marker not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GuestError(f'timeout waiting for {marker!r}; console:\n'
+                                 + self.console()[-3000:])
+            self.sock.settimeout(min(left, 1.0))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                if self.proc.poll() is not None:
+                    raise GuestError('QEMU exited; console:\n'
+                                     + self.console()[-3000:])
+                continue
+            if not data:
+                raise GuestError('command channel closed; console:\n'
+                                 + self.console()[-3000:])
+            self.buf += data
+        head, _, self.buf = self.buf.partition(marker)
+        return head
+
+    def sh(self, script, timeout=60):
+        """Run a shell script in the guest; returns (exit status, output)."""
+        self.seq += 1
+        enc = base64.b64encode(script.encode()).decode()
+        self.sock.sendall(f'{self.seq} {enc}\n'.encode())
+        out = self._read_until(f'@@HT-RC {self.seq} '.encode(),
+                               time.monotonic() + timeout)
+        rc = self._read_until(b'\n', time.monotonic() + 5)
+        return int(rc), out.decode(errors='replace')
+
+    def out(self, script, timeout=60):
+        """Run a script that must succeed; returns its output."""
+        rc, out = self.sh(script, timeout)
+        if rc != 0:
+            raise GuestError(f'guest command failed ({rc}): {script}\n{out}')
+        return out
+
+    def read(self, path):
+        return self.out(f'cat {path}').strip()

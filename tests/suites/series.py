@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+"""`make series`: the exported mails apply with git am onto the pristine
+trees and give exactly the trees we build; checkpatch is clean."""
+import glob
+import os
+import subprocess
+import tempfile
+
+from ht import paths
+
+CHECKPATCH = {
+    'linux': ['scripts/checkpatch.pl', '--strict'],
+    'qemu': ['scripts/checkpatch.pl'],
+}
+
+
+def git(repo, *args, **kw):
+    return subprocess.run(['git', '-C', repo, *args], capture_output=True,
+                          text=True, **kw)
+
+
+def run(t):
+    out = tempfile.mkdtemp(prefix='ht-series-')
+    r = subprocess.run([os.path.join(paths.TOP, 'scripts/series.sh'), out],
+                       capture_output=True, text=True)
+    if not t.ok(r.returncode == 0, 'make series', r.stdout + r.stderr):
+        return
+    for tree in ('linux', 'qemu'):
+        repo = os.path.join(paths.CACHE, 'git', tree)
+        mails = sorted(glob.glob(os.path.join(out, tree, '*.patch')))
+        t.ok(len(mails) >= 2 and mails[0].endswith('0000-cover-letter.patch'),
+             f'{tree}: cover letter and {len(mails) - 1} patches', mails)
+        wt = os.path.join(out, f'wt-{tree}')
+        git(repo, 'worktree', 'prune')
+        r = git(repo, 'worktree', 'add', '-q', '--detach', wt, 'pristine')
+        if not t.ok(r.returncode == 0, f'{tree}: worktree at pristine', r.stderr):
+            continue
+        try:
+            r = git(wt, '-c', 'user.name=t', '-c', 'user.email=t@t', 'am', '-q',
+                    *mails[1:])
+            t.ok(r.returncode == 0, f'{tree}: git am of the series', r.stdout + r.stderr)
+            got = git(wt, 'rev-parse', 'HEAD^{tree}').stdout.strip()
+            want = git(repo, 'rev-parse', 'patched^{tree}').stdout.strip()
+            t.eq(got, want, f'{tree}: git am result equals the built tree')
+            for m in mails[1:]:
+                r = subprocess.run([*CHECKPATCH[tree], m], cwd=repo,
+                                   capture_output=True, text=True)
+                t.ok(r.returncode == 0, f'{tree}: checkpatch {os.path.basename(m)}',
+                     r.stdout + r.stderr)
+        finally:
+            git(repo, 'worktree', 'remove', '--force', wt)
