@@ -51,15 +51,20 @@ class Guest:
 
     def start(self):
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        self.qemu_log = open(os.path.join(self.dir, 'qemu.log'), 'w')
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.qemu_log,
+                                     stderr=subprocess.STDOUT)
+        # QEMU waits for us on the command channel before it starts the
+        # guest, so nothing the agent writes is lost.
+        self._wait_path(self.cmd_path)
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self.cmd_path)
         self._wait_path(self.qmp_path)
         self.qmp = QEMUMonitorProtocol(self.qmp_path)
         self.qmp.connect()
         if self.run != 'agent':
             return
-        self._wait_path(self.cmd_path)
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(self.cmd_path)
         self._read_until(b'@@HT-READY\n', t0 + self.boot_timeout)
         self.boot_seconds = time.monotonic() - t0
 
@@ -68,7 +73,7 @@ class Guest:
         while not os.path.exists(path):
             if self.proc.poll() is not None:
                 raise GuestError(f'QEMU exited ({self.proc.returncode}):\n'
-                                 + self.console())
+                                 + self.qemu_output() + self.console())
             if time.monotonic() > deadline:
                 raise GuestError(f'{path} did not appear')
             time.sleep(0.05)
@@ -99,10 +104,20 @@ class Guest:
             except Exception:  # pylint: disable=broad-except
                 pass
         self.qmp = self.sock = None
+        if self.proc:
+            self.qemu_log.close()
         if os.environ.get('HT_KEEP_LOGS'):
             print(f'# guest logs kept in {self.dir}')
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def qemu_output(self):
+        """What QEMU and run-vm printed."""
+        try:
+            with open(os.path.join(self.dir, 'qemu.log'), errors='replace') as f:
+                return f.read()
+        except OSError:
+            return ''
 
     def console(self):
         try:

@@ -23,7 +23,10 @@ class Suite:
             self.failed += 1
         print(f'{"" if cond else "not "}ok {self.n} - {desc}', flush=True)
         if not cond and diag:
-            for line in str(diag).rstrip().splitlines()[-40:]:
+            lines = str(diag).rstrip().splitlines()
+            if len(lines) > 50:
+                lines = lines[:15] + ['[...]'] + lines[-35:]
+            for line in lines:
                 print(f'#   {line}', flush=True)
         return bool(cond)
 

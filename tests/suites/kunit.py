@@ -20,7 +20,7 @@ def walk(group, prefix, cases):
 
 
 def run(t):
-    with Guest(run='demo') as g:
+    with Guest(run='demo', run_vm_args=['--append', 'kunit.enable=1']) as g:
         g.wait_exit(120)
         log = g.console()
     with tempfile.NamedTemporaryFile('w', suffix='.log', delete=False) as f:
@@ -28,7 +28,7 @@ def run(t):
     out = f.name + '.json'
     kunit = os.path.join(paths.LINUX_SRC, 'tools/testing/kunit/kunit.py')
     r = subprocess.run([paths.PY, kunit,
-                        'parse', '--json', out, f.name],
+                        'parse', f'--json={out}', f.name],
                        capture_output=True, text=True)
     os.unlink(f.name)
     try:

@@ -16,7 +16,7 @@ def run_vm(*args, timeout=120):
 
 def run(t):
     for args, what in ((['--fmem', '1X'], 'bad size'),
-                       (['--smem', '512'], 'bad size'),
+                       (['--smem', '512'], 'needs a unit'),
                        (['--accel', 'hvf'], '--accel must be'),
                        (['--cpus', '0'], 'bad --cpus'),
                        (['--bogus', '1'], 'unknown option'),
