@@ -7,6 +7,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# One build at a time: the machine has two cores.
+mkdir -p "$HT_CACHE"
+exec 9>"$HT_CACHE/build.lock"
+flock 9
 "$HT_TOP/scripts/prepare-tree.sh" linux
 src=$(ht_tree linux)
 b=$(ht_kbuild)
