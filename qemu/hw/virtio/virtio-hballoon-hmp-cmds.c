@@ -1,0 +1,45 @@
+/*
+ * HMP commands of virtio-hballoon, on top of its QMP commands
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-hballoon.h"
+#include "qobject/qdict.h"
+
+void hmp_hballoon(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+
+    qmp_hballoon_set_size(qdict_get_int(qdict, "node"),
+                          qdict_get_int(qdict, "size"), &err);
+    hmp_handle_error(mon, err);
+}
+
+void hmp_info_hballoon(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+    g_autoptr(HBalloonNodeInfoList) list = qmp_query_hballoon(&err);
+
+    if (hmp_handle_error(mon, err)) {
+        return;
+    }
+    for (HBalloonNodeInfoList *l = list; l; l = l->next) {
+        HBalloonNodeInfo *n = l->value;
+
+        monitor_printf(mon, "node %u (%s): total %" PRIu64 " MiB, target %"
+                       PRIu64 " MiB, actual %" PRIu64 " MiB, ballooned %"
+                       PRIu64 " MiB", n->node, n->memdev, n->total >> 20,
+                       n->target >> 20, n->actual >> 20, n->ballooned >> 20);
+        if (n->has_stat_free) {
+            monitor_printf(mon, ", guest free %" PRIu64 " MiB",
+                           n->stat_free >> 20);
+        }
+        monitor_printf(mon, "\n");
+    }
+}

@@ -1,0 +1,653 @@
+/*
+ * Virtio hetero-balloon: one memory balloon per guest NUMA node
+ *
+ * The host sets, per NUMA node, how much of that node's memory the guest
+ * may use; the guest hands the rest back as guest-physical ranges of that
+ * node.  Every range is checked against the node's memory backend and the
+ * pages the host already holds before anything is discarded: a driver
+ * that sends anything else gets virtio_error() and no memory is touched.
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bitmap.h"
+#include "qemu/iov.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qapi/qapi-commands-hballoon.h"
+#include "qapi/qapi-events-hballoon.h"
+#include "hw/boards.h"
+#include "hw/qdev-properties.h"
+#include "hw/virtio/virtio-hballoon.h"
+#include "migration/misc.h"
+#include "migration/vmstate.h"
+#include "exec/memory.h"
+#include "exec/ramblock.h"
+#include "exec/address-spaces.h"
+#include "system/numa.h"
+#include "trace.h"
+
+#define HBALLOON_QUEUE_SIZE 128
+#define HBALLOON_PAGE_SIZE VIRTIO_HBALLOON_PAGE_SIZE
+#define HBALLOON_PAGE_SHIFT VIRTIO_HBALLOON_PAGE_SHIFT
+
+/* Only one device: the QMP commands address it by node. */
+static VirtIOHBalloon *hballoon_dev;
+
+static HBalloonNode *hballoon_find_node(VirtIOHBalloon *s, uint32_t node_id)
+{
+    for (uint32_t i = 0; i < s->num_nodes; i++) {
+        if (s->nodes[i].node_id == node_id) {
+            return &s->nodes[i];
+        }
+    }
+    return NULL;
+}
+
+static uint64_t hballoon_ballooned_bytes(const HBalloonNode *n)
+{
+    return n->nr_ballooned << HBALLOON_PAGE_SHIFT;
+}
+
+/* Discard the host pages fully inside [offset, offset + len) of the node. */
+static void hballoon_discard(VirtIOHBalloon *s, HBalloonNode *n,
+                             uint64_t offset, uint64_t len)
+{
+    uint64_t start = QEMU_ALIGN_UP(offset, n->page_size);
+    uint64_t end = QEMU_ALIGN_DOWN(offset + len, n->page_size);
+    int ret;
+
+    if (ram_block_discard_is_disabled() ||
+        migration_in_incoming_postcopy() || migration_in_bg_snapshot()) {
+        s->nr_discard_skipped++;
+        trace_virtio_hballoon_discard_skipped(n->node_id, offset, len);
+        return;
+    }
+    if (start >= end) {
+        return;
+    }
+    ret = ram_block_discard_range(n->mr->ram_block, start, end - start);
+    trace_virtio_hballoon_discard(n->node_id, start, end - start, ret);
+}
+
+/*
+ * Check one range of a request and apply it.  Returns NULL on success or a
+ * description of what is wrong; nothing is changed in that case.
+ */
+static const char *hballoon_apply_range(VirtIOHBalloon *s, HBalloonNode *n,
+                                        uint64_t addr, uint64_t len,
+                                        bool inflate)
+{
+    MemoryRegionSection section;
+    uint64_t first, nr;
+    bool in_node;
+
+    if (!len || !QEMU_IS_ALIGNED(addr | len, HBALLOON_PAGE_SIZE)) {
+        return "range not 4 KiB aligned or empty";
+    }
+    if (addr + len < addr || len > n->size) {
+        return "range larger than the node";
+    }
+    section = memory_region_find(get_system_memory(), addr, len);
+    in_node = section.mr == n->mr && int128_get64(section.size) == len;
+    if (section.mr) {
+        memory_region_unref(section.mr);
+    }
+    if (!in_node) {
+        return "range outside the node's memory";
+    }
+    first = section.offset_within_region >> HBALLOON_PAGE_SHIFT;
+    nr = len >> HBALLOON_PAGE_SHIFT;
+    if (inflate) {
+        if (find_next_bit(n->ballooned, first + nr, first) < first + nr) {
+            return "inflate of pages the host already holds";
+        }
+        bitmap_set(n->ballooned, first, nr);
+        n->nr_ballooned += nr;
+        hballoon_discard(s, n, section.offset_within_region, len);
+    } else {
+        if (find_next_zero_bit(n->ballooned, first + nr, first) <
+            first + nr) {
+            return "deflate of pages that are not ballooned";
+        }
+        bitmap_clear(n->ballooned, first, nr);
+        n->nr_ballooned -= nr;
+    }
+    return NULL;
+}
+
+/* Returns false after a protocol violation (virtio_error() was called). */
+static bool hballoon_handle_req(VirtIOHBalloon *s, VirtQueueElement *elem,
+                                bool inflate)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    struct virtio_hballoon_req req;
+    struct virtio_hballoon_range r;
+    size_t size = iov_size(elem->out_sg, elem->out_num);
+    uint32_t node_id, nr;
+    HBalloonNode *n;
+    const char *err;
+
+    if (iov_to_buf(elem->out_sg, elem->out_num, 0, &req, sizeof(req)) !=
+        sizeof(req)) {
+        err = "request too short";
+        goto violation_no_node;
+    }
+    node_id = le32_to_cpu(req.node_id);
+    nr = le32_to_cpu(req.nr_ranges);
+    n = hballoon_find_node(s, node_id);
+    if (!n) {
+        err = "unknown node";
+        goto violation_no_node;
+    }
+    if (!nr || nr > VIRTIO_HBALLOON_MAX_RANGES ||
+        size != sizeof(req) + (size_t)nr * sizeof(r)) {
+        err = "bad number of ranges";
+        goto violation_no_node;
+    }
+    trace_virtio_hballoon_req(inflate, node_id, nr);
+    for (uint32_t i = 0; i < nr; i++) {
+        uint64_t addr, len;
+
+        iov_to_buf(elem->out_sg, elem->out_num, sizeof(req) + i * sizeof(r),
+                   &r, sizeof(r));
+        addr = le64_to_cpu(r.addr);
+        len = le64_to_cpu(r.len);
+        err = hballoon_apply_range(s, n, addr, len, inflate);
+        if (err) {
+            s->nr_violations++;
+            trace_virtio_hballoon_violation(node_id, addr, len, err);
+            virtio_error(vdev, "virtio-hballoon: %s request for node %u: "
+                         "%s: 0x%" PRIx64 "+0x%" PRIx64,
+                         inflate ? "inflate" : "deflate", node_id, err,
+                         addr, len);
+            return false;
+        }
+    }
+    qapi_event_send_hballoon_change(node_id,
+                                    n->size - hballoon_ballooned_bytes(n));
+    return true;
+
+violation_no_node:
+    s->nr_violations++;
+    trace_virtio_hballoon_violation(UINT32_MAX, 0, 0, err);
+    virtio_error(vdev, "virtio-hballoon: %s request: %s",
+                 inflate ? "inflate" : "deflate", err);
+    return false;
+}
+
+static void hballoon_handle_output(VirtIODevice *vdev, VirtQueue *vq)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(vdev);
+    VirtQueueElement *elem;
+
+    while ((elem = virtqueue_pop(vq, sizeof(VirtQueueElement)))) {
+        if (!hballoon_handle_req(s, elem, vq == s->ivq)) {
+            virtqueue_detach_element(vq, elem, 0);
+            g_free(elem);
+            return;
+        }
+        virtqueue_push(vq, elem, 0);
+        virtio_notify(vdev, vq);
+        g_free(elem);
+    }
+}
+
+/* Stats: the driver posts a buffer, we give it back to ask for a refresh. */
+static void hballoon_stats_arm(VirtIOHBalloon *s)
+{
+    if (s->stats_timer && s->stats_interval_ms) {
+        timer_mod(s->stats_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  s->stats_interval_ms);
+    }
+}
+
+static void hballoon_stats_poll(void *opaque)
+{
+    VirtIOHBalloon *s = opaque;
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    if (!s->stats_elem) {
+        hballoon_stats_arm(s);
+        return;
+    }
+    virtqueue_push(s->svq, s->stats_elem, 0);
+    virtio_notify(vdev, s->svq);
+    g_free(s->stats_elem);
+    s->stats_elem = NULL;
+}
+
+static void hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(vdev);
+    struct virtio_hballoon_stat st;
+    int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+    VirtQueueElement *elem;
+    size_t off = 0;
+
+    elem = virtqueue_pop(vq, sizeof(VirtQueueElement));
+    if (!elem) {
+        return;
+    }
+    if (s->stats_elem) {
+        /* A driver that posts twice gets the older buffer back. */
+        virtqueue_push(vq, s->stats_elem, 0);
+        virtio_notify(vdev, vq);
+        g_free(s->stats_elem);
+    }
+    s->stats_elem = elem;
+    while (iov_to_buf(elem->out_sg, elem->out_num, off, &st, sizeof(st)) ==
+           sizeof(st)) {
+        uint16_t tag = le16_to_cpu(st.tag);
+        HBalloonNode *n = hballoon_find_node(s, le32_to_cpu(st.node_id));
+
+        off += sizeof(st);
+        if (!n || tag >= VIRTIO_HBALLOON_S_NR) {
+            continue;
+        }
+        n->stats[tag] = le64_to_cpu(st.val);
+        n->stats_valid |= 1u << tag;
+        n->last_update = now;
+    }
+    trace_virtio_hballoon_stats(off / sizeof(st));
+    hballoon_stats_arm(s);
+}
+
+static void hballoon_get_stats_interval(Object *obj, Visitor *v,
+                                        const char *name, void *opaque,
+                                        Error **errp)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(obj);
+
+    visit_type_uint32(v, name, &s->stats_interval_ms, errp);
+}
+
+static void hballoon_set_stats_interval(Object *obj, Visitor *v,
+                                        const char *name, void *opaque,
+                                        Error **errp)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(obj);
+    uint32_t value;
+
+    if (!visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    s->stats_interval_ms = value;
+    if (!s->stats_timer) {
+        return;     /* not realized yet */
+    }
+    if (value) {
+        hballoon_stats_arm(s);
+    } else {
+        timer_del(s->stats_timer);
+    }
+}
+
+static void hballoon_get_config(VirtIODevice *vdev, uint8_t *config_data)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(vdev);
+    struct virtio_hballoon_config *cfg = (void *)config_data;
+
+    stl_le_p(&cfg->num_nodes, s->num_nodes);
+    stl_le_p(&cfg->padding, 0);
+    for (uint32_t i = 0; i < s->num_nodes; i++) {
+        struct virtio_hballoon_node_config *nc = &cfg->nodes[i];
+        HBalloonNode *n = &s->nodes[i];
+
+        stl_le_p(&nc->node_id, n->node_id);
+        stl_le_p(&nc->padding, 0);
+        stq_le_p(&nc->size, n->size);
+        stq_le_p(&nc->target, n->target);
+        stq_le_p(&nc->actual, hballoon_ballooned_bytes(n));
+    }
+}
+
+static uint64_t hballoon_get_features(VirtIODevice *vdev, uint64_t f,
+                                      Error **errp)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(vdev);
+
+    return f | s->host_features;
+}
+
+static void hballoon_set_status(VirtIODevice *vdev, uint8_t status)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(vdev);
+
+    /* After migration, take back the stats buffer the source held. */
+    if (!s->stats_elem && vdev->vm_running &&
+        (status & VIRTIO_CONFIG_S_DRIVER_OK) && virtqueue_rewind(s->svq, 1)) {
+        hballoon_receive_stats(vdev, s->svq);
+    }
+}
+
+static void hballoon_reset(VirtIODevice *vdev)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(vdev);
+
+    /*
+     * A new driver starts with all memory usable: what it ballooned before
+     * was discarded and reads as zero.  Targets stay; the new driver
+     * inflates to them again.
+     */
+    for (uint32_t i = 0; i < s->num_nodes; i++) {
+        HBalloonNode *n = &s->nodes[i];
+
+        bitmap_zero(n->ballooned, n->nr_pages);
+        n->nr_ballooned = 0;
+        n->stats_valid = 0;
+    }
+    if (s->stats_elem) {
+        virtqueue_unpop(s->svq, s->stats_elem, 0);
+        g_free(s->stats_elem);
+        s->stats_elem = NULL;
+    }
+}
+
+static bool hballoon_init_nodes(VirtIOHBalloon *s, Error **errp)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    NumaState *numa = ms->numa_state;
+    uint32_t count = 0;
+
+    for (int i = 0; numa && i < numa->num_nodes; i++) {
+        count += !!numa->nodes[i].node_memdev;
+    }
+    if (!count) {
+        error_setg(errp, "virtio-hballoon needs guest NUMA nodes with "
+                   "memory backends (-numa node,memdev=...)");
+        return false;
+    }
+    if (count > VIRTIO_HBALLOON_MAX_NODES) {
+        error_setg(errp, "virtio-hballoon supports at most %d nodes",
+                   VIRTIO_HBALLOON_MAX_NODES);
+        return false;
+    }
+    s->nodes = g_new0(HBalloonNode, count);
+    for (int i = 0; i < numa->num_nodes; i++) {
+        HostMemoryBackend *be = numa->nodes[i].node_memdev;
+        HBalloonNode *n = &s->nodes[s->num_nodes];
+
+        if (!be) {
+            continue;
+        }
+        n->node_id = i;
+        n->memdev = be;
+        n->mr = host_memory_backend_get_memory(be);
+        n->size = memory_region_size(n->mr);
+        n->page_size = qemu_ram_pagesize(n->mr->ram_block);
+        if (n->size >> HBALLOON_PAGE_SHIFT > INT32_MAX) {
+            error_setg(errp, "virtio-hballoon: node %d is too large", i);
+            return false;
+        }
+        n->nr_pages = n->size >> HBALLOON_PAGE_SHIFT;
+        n->ballooned = bitmap_new(n->nr_pages);
+        s->num_nodes++;
+    }
+    return true;
+}
+
+static void hballoon_free_nodes(VirtIOHBalloon *s)
+{
+    for (uint32_t i = 0; s->nodes && i < s->num_nodes; i++) {
+        g_free(s->nodes[i].ballooned);
+    }
+    g_free(s->nodes);
+    s->nodes = NULL;
+    s->num_nodes = 0;
+}
+
+static void hballoon_realize(DeviceState *dev, Error **errp)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(dev);
+
+    if (hballoon_dev) {
+        error_setg(errp, "only one virtio-hballoon device is supported");
+        return;
+    }
+    if (!hballoon_init_nodes(s, errp)) {
+        hballoon_free_nodes(s);
+        return;
+    }
+    virtio_init(vdev, VIRTIO_ID_HBALLOON,
+                sizeof(struct virtio_hballoon_config) +
+                s->num_nodes * sizeof(struct virtio_hballoon_node_config));
+    s->ivq = virtio_add_queue(vdev, HBALLOON_QUEUE_SIZE,
+                              hballoon_handle_output);
+    s->dvq = virtio_add_queue(vdev, HBALLOON_QUEUE_SIZE,
+                              hballoon_handle_output);
+    s->svq = virtio_add_queue(vdev, HBALLOON_QUEUE_SIZE,
+                              hballoon_receive_stats);
+    s->stats_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL, hballoon_stats_poll, s);
+    hballoon_dev = s;
+}
+
+static void hballoon_unrealize(DeviceState *dev)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(dev);
+
+    timer_free(s->stats_timer);
+    s->stats_timer = NULL;
+    g_free(s->stats_elem);
+    s->stats_elem = NULL;
+    virtio_delete_queue(s->ivq);
+    virtio_delete_queue(s->dvq);
+    virtio_delete_queue(s->svq);
+    virtio_cleanup(vdev);
+    hballoon_free_nodes(s);
+    hballoon_dev = NULL;
+}
+
+/* QMP */
+
+static VirtIOHBalloon *hballoon_get(bool need_driver, Error **errp)
+{
+    if (!hballoon_dev) {
+        error_set(errp, ERROR_CLASS_DEVICE_NOT_ACTIVE,
+                  "No virtio-hballoon device");
+        return NULL;
+    }
+    if (need_driver &&
+        !(VIRTIO_DEVICE(hballoon_dev)->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        error_set(errp, ERROR_CLASS_DEVICE_NOT_ACTIVE,
+                  "The virtio-hballoon guest driver is not ready");
+        return NULL;
+    }
+    return hballoon_dev;
+}
+
+void qmp_hballoon_set_size(uint32_t node, uint64_t size, Error **errp)
+{
+    VirtIOHBalloon *s = hballoon_get(true, errp);
+    MachineState *ms = MACHINE(qdev_get_machine());
+    HBalloonNode *n;
+    uint64_t floor;
+
+    if (!s) {
+        return;
+    }
+    n = hballoon_find_node(s, node);
+    if (!n) {
+        if (node >= ms->numa_state->num_nodes) {
+            error_setg(errp, "Parameter 'node': there is no NUMA node %u",
+                       node);
+        } else {
+            error_setg(errp, "Parameter 'node': node %u has no memory "
+                       "managed by virtio-hballoon", node);
+        }
+        return;
+    }
+    if (size > n->size) {
+        error_setg(errp, "Parameter 'size': %" PRIu64 " exceeds the %" PRIu64
+                   " bytes of node %u", size, n->size, node);
+        return;
+    }
+    floor = MIN(s->min_size, n->size);
+    if (size < floor) {
+        error_setg(errp, "Parameter 'size': %" PRIu64 " is below the minimum"
+                   " of %" PRIu64 " bytes (property min-size)", size, floor);
+        return;
+    }
+    if (!QEMU_IS_ALIGNED(size, MAX(n->page_size, HBALLOON_PAGE_SIZE))) {
+        error_setg(errp, "Parameter 'size' must be a multiple of %" PRIu64,
+                   MAX(n->page_size, HBALLOON_PAGE_SIZE));
+        return;
+    }
+    n->target = n->size - size;
+    trace_virtio_hballoon_set_size(node, size);
+    virtio_notify_config(VIRTIO_DEVICE(s));
+}
+
+static HBalloonNodeInfo *hballoon_node_info(HBalloonNode *n)
+{
+    HBalloonNodeInfo *info = g_new0(HBalloonNodeInfo, 1);
+
+    info->node = n->node_id;
+    info->memdev = g_strdup(object_get_canonical_path_component(
+                                OBJECT(n->memdev)));
+    info->total = n->size;
+    info->target = n->size - n->target;
+    info->ballooned = hballoon_ballooned_bytes(n);
+    info->actual = n->size - info->ballooned;
+#define HBALLOON_STAT(field, tag)                                   \
+    do {                                                            \
+        info->has_##field = n->stats_valid & (1u << (tag));         \
+        info->field = n->stats[tag];                                \
+    } while (0)
+    HBALLOON_STAT(stat_total, VIRTIO_HBALLOON_S_MEMTOT);
+    HBALLOON_STAT(stat_free, VIRTIO_HBALLOON_S_MEMFREE);
+    HBALLOON_STAT(stat_available, VIRTIO_HBALLOON_S_AVAIL);
+    HBALLOON_STAT(stat_hot, VIRTIO_HBALLOON_S_HOT);
+    HBALLOON_STAT(stat_cold, VIRTIO_HBALLOON_S_COLD);
+#undef HBALLOON_STAT
+    info->has_last_update = n->last_update != 0;
+    info->last_update = n->last_update;
+    return info;
+}
+
+HBalloonNodeInfoList *qmp_query_hballoon(Error **errp)
+{
+    VirtIOHBalloon *s = hballoon_get(false, errp);
+    HBalloonNodeInfoList *head = NULL, **tail = &head;
+
+    if (!s) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < s->num_nodes; i++) {
+        QAPI_LIST_APPEND(tail, hballoon_node_info(&s->nodes[i]));
+    }
+    return head;
+}
+
+/* Migration */
+
+static const VMStateDescription vmstate_hballoon_node = {
+    .name = "virtio-hballoon-node",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(node_id, HBalloonNode, NULL),
+        VMSTATE_UINT64_EQUAL(size, HBalloonNode, NULL),
+        VMSTATE_UINT64(target, HBalloonNode),
+        VMSTATE_UINT64(nr_ballooned, HBalloonNode),
+        VMSTATE_BITMAP(ballooned, HBalloonNode, 0, nr_pages),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static int hballoon_post_load(void *opaque, int version_id)
+{
+    VirtIOHBalloon *s = opaque;
+
+    for (uint32_t i = 0; i < s->num_nodes; i++) {
+        HBalloonNode *n = &s->nodes[i];
+
+        if (n->target > n->size ||
+            n->nr_ballooned != bitmap_count_one(n->ballooned, n->nr_pages)) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_virtio_hballoon_device = {
+    .name = "virtio-hballoon-device",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = hballoon_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(num_nodes, VirtIOHBalloon, NULL),
+        VMSTATE_STRUCT_VARRAY_POINTER_UINT32(nodes, VirtIOHBalloon, num_nodes,
+                                             vmstate_hballoon_node,
+                                             HBalloonNode),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_virtio_hballoon = {
+    .name = "virtio-hballoon",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_VIRTIO_DEVICE,
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const Property hballoon_properties[] = {
+    DEFINE_PROP_BIT64("deflate-on-oom", VirtIOHBalloon, host_features,
+                      VIRTIO_HBALLOON_F_DEFLATE_ON_OOM, true),
+    DEFINE_PROP_BIT64("acpi-pxm", VirtIOHBalloon, host_features,
+                      VIRTIO_HBALLOON_F_ACPI_PXM, true),
+    DEFINE_PROP_SIZE("min-size", VirtIOHBalloon, min_size, 128 * MiB),
+};
+
+static void hballoon_instance_init(Object *obj)
+{
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(obj);
+
+    s->stats_interval_ms = 1000;
+    object_property_add(obj, "stats-interval", "uint32",
+                        hballoon_get_stats_interval,
+                        hballoon_set_stats_interval, NULL, NULL);
+    object_property_set_description(obj, "stats-interval",
+        "milliseconds between guest stats reports, 0 = off");
+}
+
+static void hballoon_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
+
+    device_class_set_props(dc, hballoon_properties);
+    dc->vmsd = &vmstate_virtio_hballoon;
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    vdc->realize = hballoon_realize;
+    vdc->unrealize = hballoon_unrealize;
+    vdc->reset = hballoon_reset;
+    vdc->get_config = hballoon_get_config;
+    vdc->get_features = hballoon_get_features;
+    vdc->set_status = hballoon_set_status;
+    vdc->vmsd = &vmstate_virtio_hballoon_device;
+}
+
+static const TypeInfo hballoon_info = {
+    .name = TYPE_VIRTIO_HBALLOON,
+    .parent = TYPE_VIRTIO_DEVICE,
+    .instance_size = sizeof(VirtIOHBalloon),
+    .instance_init = hballoon_instance_init,
+    .class_init = hballoon_class_init,
+};
+
+static void hballoon_register_types(void)
+{
+    type_register_static(&hballoon_info);
+}
+
+type_init(hballoon_register_types)

@@ -1,0 +1,56 @@
+/*
+ * Virtio hetero-balloon: one memory balloon per guest NUMA node
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#ifndef QEMU_VIRTIO_HBALLOON_H
+#define QEMU_VIRTIO_HBALLOON_H
+
+#include "standard-headers/linux/virtio_hballoon.h"
+#include "hw/virtio/virtio.h"
+#include "system/hostmem.h"
+#include "qom/object.h"
+
+#define TYPE_VIRTIO_HBALLOON "virtio-hballoon-device"
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOHBalloon, VIRTIO_HBALLOON)
+
+/* The balloon of one guest NUMA node. */
+typedef struct HBalloonNode {
+    uint32_t node_id;
+    HostMemoryBackend *memdev;
+    MemoryRegion *mr;
+    uint64_t size;          /* bytes of the node's memory backend */
+    uint64_t page_size;     /* the backend's host page size */
+    uint64_t target;        /* bytes the guest should balloon */
+    /* One bit per 4 KiB page of the backend: handed to the host. */
+    unsigned long *ballooned;
+    int32_t nr_pages;
+    uint64_t nr_ballooned;
+    uint64_t stats[VIRTIO_HBALLOON_S_NR];
+    uint32_t stats_valid;   /* bit per tag */
+    int64_t last_update;    /* seconds since the Epoch, 0 = never */
+} HBalloonNode;
+
+struct VirtIOHBalloon {
+    VirtIODevice parent_obj;
+
+    VirtQueue *ivq;
+    VirtQueue *dvq;
+    VirtQueue *svq;
+    uint32_t num_nodes;
+    HBalloonNode *nodes;
+
+    /* properties */
+    uint64_t host_features;
+    uint64_t min_size;
+    uint32_t stats_interval_ms;
+
+    QEMUTimer *stats_timer;
+    VirtQueueElement *stats_elem;
+    uint64_t nr_violations;     /* guest requests refused */
+    uint64_t nr_discard_skipped; /* ranges kept because discard is off */
+};
+
+#endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Virtio hetero-balloon: one memory balloon per guest NUMA node.
+ *
+ * The device manages the memory of some guest NUMA nodes (memory tiers such
+ * as DRAM and CXL).  For each node the device sets a target: how many bytes
+ * of that node the driver should hand back.  The driver inflates with pages
+ * of exactly that node and reports them as guest-physical ranges, so a
+ * 2 MiB chunk is one entry; the device checks every range against the
+ * node's memory before it discards the memory, and keeps the authoritative
+ * count ("actual") in the config space.
+ *
+ * Queues are fixed, whatever the negotiated features:
+ *   0 inflateq  driver -> device: struct virtio_hballoon_req + ranges
+ *   1 deflateq  driver -> device: struct virtio_hballoon_req + ranges
+ *   2 statsq    driver -> device: struct virtio_hballoon_stat entries;
+ *               the device returns the buffer to ask for fresh stats.
+ *
+ * VIRTIO_ID_HBALLOON is not allocated by OASIS; it is a value below 64
+ * that no allocated or reserved device uses.
+ */
+#ifndef _LINUX_VIRTIO_HBALLOON_H
+#define _LINUX_VIRTIO_HBALLOON_H
+
+#include "standard-headers/linux/types.h"
+#include "standard-headers/linux/virtio_types.h"
+#include "standard-headers/linux/virtio_ids.h"
+#include "standard-headers/linux/virtio_config.h"
+
+/* The driver may deflate without being asked when a node runs out of memory. */
+#define VIRTIO_HBALLOON_F_DEFLATE_ON_OOM	0
+/* node_id in the config space is an ACPI proximity domain. */
+#define VIRTIO_HBALLOON_F_ACPI_PXM		1
+
+#define VIRTIO_HBALLOON_VQ_INFLATE	0
+#define VIRTIO_HBALLOON_VQ_DEFLATE	1
+#define VIRTIO_HBALLOON_VQ_STATS	2
+#define VIRTIO_HBALLOON_VQ_NUM		3
+
+/* Ranges are in units of 4 KiB, whatever the guest or host page size. */
+#define VIRTIO_HBALLOON_PAGE_SHIFT	12
+#define VIRTIO_HBALLOON_PAGE_SIZE	(1UL << VIRTIO_HBALLOON_PAGE_SHIFT)
+
+#define VIRTIO_HBALLOON_MAX_NODES	64
+/* Most ranges one request may carry. */
+#define VIRTIO_HBALLOON_MAX_RANGES	4096
+
+/* Per node; all fields are written by the device, read-only for the driver. */
+struct virtio_hballoon_node_config {
+	/* Guest NUMA node (an ACPI PXM with VIRTIO_HBALLOON_F_ACPI_PXM). */
+	uint32_t node_id;
+	uint32_t padding;
+	/* Bytes of this node's memory the device manages. */
+	uint64_t size;
+	/* Bytes of this node the driver should have in the balloon. */
+	uint64_t target;
+	/* Bytes of this node the device holds as ballooned. */
+	uint64_t actual;
+};
+
+struct virtio_hballoon_config {
+	/* Number of entries in nodes[]. */
+	uint32_t num_nodes;
+	uint32_t padding;
+	struct virtio_hballoon_node_config nodes[];
+};
+
+/* Guest-physical range, both values multiples of 4 KiB, len > 0. */
+struct virtio_hballoon_range {
+	uint64_t addr;
+	uint64_t len;
+};
+
+/* One inflate or deflate request: all ranges belong to node_id's memory. */
+struct virtio_hballoon_req {
+	uint32_t node_id;
+	uint32_t nr_ranges;
+	struct virtio_hballoon_range ranges[];
+};
+
+#define VIRTIO_HBALLOON_S_MEMTOT	0	/* node memory, bytes */
+#define VIRTIO_HBALLOON_S_MEMFREE	1	/* free memory, bytes */
+#define VIRTIO_HBALLOON_S_AVAIL		2	/* free + reclaimable, bytes */
+#define VIRTIO_HBALLOON_S_HOT		3	/* hot memory (HPlacement), bytes */
+#define VIRTIO_HBALLOON_S_COLD		4	/* cold memory (HPlacement), bytes */
+#define VIRTIO_HBALLOON_S_NR		5
+
+/* Stats entry; the device ignores unknown tags and unknown nodes. */
+struct virtio_hballoon_stat {
+	uint16_t tag;
+	uint16_t padding;
+	uint32_t node_id;
+	uint64_t val;
+};
+
+#endif /* _LINUX_VIRTIO_HBALLOON_H */
