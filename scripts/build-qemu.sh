@@ -32,5 +32,15 @@ if [ "$(cat "$b/ht-configure" 2>/dev/null)" != "${args[*]}" ] ||
 fi
 ht_log "qemu: building qemu-system-x86_64 $*"
 start=$(date +%s)
-ht_quiet "$b/ninja.log" ninja -C "$b" qemu-system-x86_64 "$@"
+# The qtests make check runs: ours and the generic ones every device must pass.
+qtests=(virtio-hballoon-test device-introspect-test qom-test test-hmp numa-test)
+ht_quiet "$b/ninja.log" ninja -C "$b" qemu-system-x86_64 "${qtests[@]/#/tests/qtest/}" "$@"
+# The +ds source ships no firmware: point the build tree's data directory
+# (where an uninstalled QEMU and the qtests look) at Debian's.
+data=$b/qemu-bundle/usr/local/share/qemu
+mkdir -p "$data"
+for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin /usr/share/qemu/*.rom \
+	/usr/lib/ipxe/qemu/*.rom; do
+	[ -e "$f" ] && [ ! -e "$data/${f##*/}" ] && ln -sf "$f" "$data/${f##*/}"
+done
 ht_log "qemu: done in $(($(date +%s) - start)) s"

@@ -74,13 +74,18 @@ static void hballoon_discard(VirtIOHBalloon *s, HBalloonNode *n,
     trace_virtio_hballoon_discard(n->node_id, start, end - start, ret);
 }
 
+typedef struct HBalloonRange {
+    uint64_t offset;        /* in the node's memory backend */
+    uint64_t len;
+} HBalloonRange;
+
 /*
- * Check one range of a request and apply it.  Returns NULL on success or a
- * description of what is wrong; nothing is changed in that case.
+ * Check one range of a request and mark it in the node's bitmap.  Returns
+ * NULL on success or what is wrong, in which case nothing was marked.
  */
-static const char *hballoon_apply_range(VirtIOHBalloon *s, HBalloonNode *n,
-                                        uint64_t addr, uint64_t len,
-                                        bool inflate)
+static const char *hballoon_mark_range(HBalloonNode *n, uint64_t addr,
+                                       uint64_t len, bool inflate,
+                                       HBalloonRange *out)
 {
     MemoryRegionSection section;
     uint64_t first, nr;
@@ -107,20 +112,35 @@ static const char *hballoon_apply_range(VirtIOHBalloon *s, HBalloonNode *n,
             return "inflate of pages the host already holds";
         }
         bitmap_set(n->ballooned, first, nr);
-        n->nr_ballooned += nr;
-        hballoon_discard(s, n, section.offset_within_region, len);
     } else {
         if (find_next_zero_bit(n->ballooned, first + nr, first) <
             first + nr) {
             return "deflate of pages that are not ballooned";
         }
         bitmap_clear(n->ballooned, first, nr);
-        n->nr_ballooned -= nr;
     }
+    out->offset = section.offset_within_region;
+    out->len = len;
     return NULL;
 }
 
-/* Returns false after a protocol violation (virtio_error() was called). */
+static void hballoon_unmark(HBalloonNode *n, const HBalloonRange *r,
+                            bool inflate)
+{
+    if (inflate) {
+        bitmap_clear(n->ballooned, r->offset >> HBALLOON_PAGE_SHIFT,
+                     r->len >> HBALLOON_PAGE_SHIFT);
+    } else {
+        bitmap_set(n->ballooned, r->offset >> HBALLOON_PAGE_SHIFT,
+                   r->len >> HBALLOON_PAGE_SHIFT);
+    }
+}
+
+/*
+ * Apply all ranges of a request or none: every range is checked (also
+ * against the ranges before it in the same request) before anything is
+ * discarded.  Returns false after a protocol violation.
+ */
 static bool hballoon_handle_req(VirtIOHBalloon *s, VirtQueueElement *elem,
                                 bool inflate)
 {
@@ -128,55 +148,63 @@ static bool hballoon_handle_req(VirtIOHBalloon *s, VirtQueueElement *elem,
     struct virtio_hballoon_req req;
     struct virtio_hballoon_range r;
     size_t size = iov_size(elem->out_sg, elem->out_num);
-    uint32_t node_id, nr;
+    g_autofree HBalloonRange *ranges = NULL;
+    uint64_t addr = 0, len = 0, pages = 0;
+    uint32_t node_id = UINT32_MAX, nr, i;
     HBalloonNode *n;
     const char *err;
 
     if (iov_to_buf(elem->out_sg, elem->out_num, 0, &req, sizeof(req)) !=
         sizeof(req)) {
         err = "request too short";
-        goto violation_no_node;
+        goto violation;
     }
     node_id = le32_to_cpu(req.node_id);
     nr = le32_to_cpu(req.nr_ranges);
     n = hballoon_find_node(s, node_id);
     if (!n) {
         err = "unknown node";
-        goto violation_no_node;
+        goto violation;
     }
     if (!nr || nr > VIRTIO_HBALLOON_MAX_RANGES ||
         size != sizeof(req) + (size_t)nr * sizeof(r)) {
         err = "bad number of ranges";
-        goto violation_no_node;
+        goto violation;
     }
     trace_virtio_hballoon_req(inflate, node_id, nr);
-    for (uint32_t i = 0; i < nr; i++) {
-        uint64_t addr, len;
-
+    ranges = g_new(HBalloonRange, nr);
+    for (i = 0; i < nr; i++) {
         iov_to_buf(elem->out_sg, elem->out_num, sizeof(req) + i * sizeof(r),
                    &r, sizeof(r));
         addr = le64_to_cpu(r.addr);
         len = le64_to_cpu(r.len);
-        err = hballoon_apply_range(s, n, addr, len, inflate);
+        err = hballoon_mark_range(n, addr, len, inflate, &ranges[i]);
         if (err) {
-            s->nr_violations++;
-            trace_virtio_hballoon_violation(node_id, addr, len, err);
-            virtio_error(vdev, "virtio-hballoon: %s request for node %u: "
-                         "%s: 0x%" PRIx64 "+0x%" PRIx64,
-                         inflate ? "inflate" : "deflate", node_id, err,
-                         addr, len);
-            return false;
+            while (i--) {
+                hballoon_unmark(n, &ranges[i], inflate);
+            }
+            goto violation;
         }
+        pages += len >> HBALLOON_PAGE_SHIFT;
+    }
+    if (inflate) {
+        n->nr_ballooned += pages;
+        for (i = 0; i < nr; i++) {
+            hballoon_discard(s, n, ranges[i].offset, ranges[i].len);
+        }
+    } else {
+        n->nr_ballooned -= pages;
     }
     qapi_event_send_hballoon_change(node_id,
                                     n->size - hballoon_ballooned_bytes(n));
     return true;
 
-violation_no_node:
+violation:
     s->nr_violations++;
-    trace_virtio_hballoon_violation(UINT32_MAX, 0, 0, err);
-    virtio_error(vdev, "virtio-hballoon: %s request: %s",
-                 inflate ? "inflate" : "deflate", err);
+    trace_virtio_hballoon_violation(node_id, addr, len, err);
+    virtio_error(vdev, "virtio-hballoon: %s request for node %" PRIu32
+                 ": %s (range 0x%" PRIx64 "+0x%" PRIx64 ")",
+                 inflate ? "inflate" : "deflate", node_id, err, addr, len);
     return false;
 }
 
