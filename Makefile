@@ -5,6 +5,7 @@
 #   make check     build what is stale and run every test suite
 #   make vm        boot the guest with a shell on the console
 #   make series    export the Linux and QEMU series (git format-patch)
+#   make bench     run the benchmarks (FIG=n for one) into results/<date>/
 #
 # Knobs: CACHE=dir (sources, build trees, ccache; default ~/.cache/hetero-tiering)
 #        KCONFIG=default|debug  FMEM=1G SMEM=2G CPUS=2 ACCEL=tcg|kvm
@@ -50,7 +51,10 @@ vm: all
 series: deps
 	@scripts/series.sh $(O)
 
+bench: all
+	@FIG=$(FIG) scripts/bench/run.py
+
 clean:
 	rm -rf "$${HT_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hetero-tiering}/out"
 
-.PHONY: all deps sources kernel qemu guest-tools initramfs check demo vm series clean
+.PHONY: all deps sources kernel qemu guest-tools initramfs check demo vm series bench clean

@@ -21,7 +21,7 @@ class Guest:
     """Boots scripts/run-vm in agent mode; use as a context manager."""
 
     def __init__(self, fmem='1G', smem='2G', cpus=2, run='agent',
-                 run_vm_args=(), qemu_args=(), boot_timeout=60):
+                 run_vm_args=(), qemu_args=(), boot_timeout=60, incoming=None):
         self.dir = tempfile.mkdtemp(prefix='ht-guest-')
         self.console_path = os.path.join(self.dir, 'console.log')
         self.qmp_path = os.path.join(self.dir, 'qmp.sock')
@@ -31,6 +31,11 @@ class Guest:
                      '--cpus', str(cpus), '--run', run,
                      '--console', self.console_path, '--qmp', self.qmp_path,
                      '--cmd', self.cmd_path, *run_vm_args]
+        # incoming: a migration stream (file) to resume from instead of
+        # booting; the agent is then already running.
+        self.incoming = incoming
+        if incoming:
+            qemu_args = [*qemu_args, '-incoming', f'file:{incoming}']
         if qemu_args:
             self.argv += ['--', *qemu_args]
         self.boot_timeout = boot_timeout
@@ -63,7 +68,9 @@ class Guest:
         self._wait_path(self.qmp_path)
         self.qmp = QEMUMonitorProtocol(self.qmp_path)
         self.qmp.connect()
-        if self.run != 'agent':
+        if self.incoming:
+            self._wait_running(t0 + self.boot_timeout)
+        if self.run != 'agent' or self.incoming:
             return
         self._read_until(b'@@HT-READY\n', t0 + self.boot_timeout)
         self.boot_seconds = time.monotonic() - t0
@@ -77,6 +84,25 @@ class Guest:
             if time.monotonic() > deadline:
                 raise GuestError(f'{path} did not appear')
             time.sleep(0.05)
+
+    def _wait_running(self, deadline):
+        while self.qmp.cmd('query-status')['status'] != 'running':
+            if time.monotonic() > deadline:
+                raise GuestError('incoming migration did not finish: '
+                                 + str(self.qmp.cmd('query-migrate')))
+            time.sleep(0.1)
+
+    def migrate_to_file(self, path, timeout=300):
+        """Save the running guest to a file (QEMU stays paused)."""
+        self.qmp.cmd('migrate', uri=f'file:{path}')
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.qmp.cmd('query-migrate').get('status')
+            if st == 'completed':
+                return
+            if st in ('failed', 'cancelled') or time.monotonic() > deadline:
+                raise GuestError(f'migration to {path}: {st}')
+            time.sleep(0.1)
 
     def wait_exit(self, timeout=60):
         """Wait for QEMU to exit on its own (guest powered off)."""
