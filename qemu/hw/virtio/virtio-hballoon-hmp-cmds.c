@@ -1,8 +1,7 @@
 /*
  * HMP commands of virtio-hballoon, on top of its QMP commands
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"

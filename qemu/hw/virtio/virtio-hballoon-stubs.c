@@ -1,8 +1,7 @@
 /*
  * QMP commands of virtio-hballoon when it is not built in
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"

@@ -7,8 +7,7 @@
  * pages the host already holds before anything is discarded: a driver
  * that sends anything else gets virtio_error() and no memory is touched.
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"

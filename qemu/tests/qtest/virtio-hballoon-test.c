@@ -5,8 +5,7 @@
  * bad request: the device must refuse it (NEEDS_RESET), QEMU must keep
  * running, and no memory may be discarded anywhere.
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Devices of the hetero-tiering QEMU build (--with-devices-x86_64=hetero-tiering).
 # q35 provides ACPI HMAT for the two-tier guest; i440fx is the default
 # machine that the generic qtests use.

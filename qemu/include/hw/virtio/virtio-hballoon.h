@@ -1,8 +1,7 @@
 /*
  * Virtio hetero-balloon: one memory balloon per guest NUMA node
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #ifndef QEMU_VIRTIO_HBALLOON_H
