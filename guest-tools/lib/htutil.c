@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,38 +46,76 @@ int ht_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+char *ht_format_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (v && !(v & 1023) && u < 3) {
+		v >>= 10;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
+	return buf;
+}
+
 #define QUERY_BATCH 1024
+
+static int query_batch(int pid, void **pages, unsigned long n,
+		       struct ht_placement *p)
+{
+	int status[QUERY_BATCH];
+	unsigned long i;
+
+	if (syscall(SYS_move_pages, pid, n, pages, NULL, status, 0))
+		return -errno;
+	for (i = 0; i < n; i++) {
+		int s = status[i];
+
+		p->pages++;
+		if (s >= 0 && s < HT_MAX_NODES)
+			p->on_node[s]++;
+		else if (s == -ENOENT)
+			p->not_present++;
+		else
+			p->other_error++;
+	}
+	return 0;
+}
+
+int ht_query_placement_sampled(int pid, const void *addr, size_t len,
+			       uint64_t max_pages, struct ht_placement *p)
+{
+	uint64_t psz = sysconf(_SC_PAGESIZE);
+	uintptr_t first = (uintptr_t)addr & ~(uintptr_t)(psz - 1);
+	uint64_t total = len ? ((uintptr_t)addr + len - first + psz - 1) / psz : 0;
+	uint64_t want = max_pages && max_pages < total ? max_pages : total;
+	void *pages[QUERY_BATCH];
+	uint64_t i = 0;
+
+	memset(p, 0, sizeof(*p));
+	while (i < want) {
+		unsigned long n = 0;
+		int err;
+
+		for (; n < QUERY_BATCH && i < want; i++) {
+			/* 128-bit product: i * total overflows for huge ranges */
+			uint64_t idx = (__uint128_t)i * total / want;
+
+			pages[n++] = (void *)(first + idx * psz);
+		}
+		err = query_batch(pid, pages, n, p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
 
 int ht_query_placement(int pid, const void *addr, size_t len,
 		       struct ht_placement *p)
 {
-	long psz = sysconf(_SC_PAGESIZE);
-	uintptr_t start = (uintptr_t)addr & ~(uintptr_t)(psz - 1);
-	uintptr_t end = (uintptr_t)addr + len;
-	void *pages[QUERY_BATCH];
-	int status[QUERY_BATCH];
-
-	memset(p, 0, sizeof(*p));
-	while (start < end) {
-		unsigned long n = 0, i;
-
-		while (n < QUERY_BATCH && start < end) {
-			pages[n++] = (void *)start;
-			start += psz;
-		}
-		if (syscall(SYS_move_pages, pid, n, pages, NULL, status, 0))
-			return -errno;
-		for (i = 0; i < n; i++) {
-			int s = status[i];
-
-			p->pages++;
-			if (s >= 0 && s < HT_MAX_NODES)
-				p->on_node[s]++;
-			else if (s == -ENOENT)
-				p->not_present++;
-			else
-				p->other_error++;
-		}
-	}
-	return 0;
+	return ht_query_placement_sampled(pid, addr, len, 0, p);
 }

@@ -14,6 +14,12 @@
 /* Parse "4096", "64K", "2M", "1G", "1T" (binary units). -1 on error. */
 int ht_parse_size(const char *s, uint64_t *out);
 
+/*
+ * The inverse of ht_parse_size for messages: the largest binary unit that
+ * divides v exactly ("64M", "1536K", "4097").  Returns buf.
+ */
+char *ht_format_size(uint64_t v, char *buf, size_t len);
+
 struct ht_placement {
 	uint64_t pages;			/* pages queried */
 	uint64_t on_node[HT_MAX_NODES];	/* resident pages per node */
@@ -27,5 +33,13 @@ struct ht_placement {
  */
 int ht_query_placement(int pid, const void *addr, size_t len,
 		       struct ht_placement *p);
+
+/*
+ * As ht_query_placement, but query at most max_pages pages spread evenly over
+ * the range (all of them when it has fewer, or max_pages is 0), so that a
+ * large range can be watched at a fixed cost.  p->pages is the number queried.
+ */
+int ht_query_placement_sampled(int pid, const void *addr, size_t len,
+			       uint64_t max_pages, struct ht_placement *p);
 
 #endif

@@ -9,16 +9,7 @@
 #include <sys/mman.h>
 
 #include "../../guest-tools/lib/htutil.h"
-
-static int n_tests, n_failed;
-
-static void ok(int cond, const char *name)
-{
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n_tests, name);
-}
+#include "tap.h"
 
 static void test_parse_size(void)
 {
@@ -46,7 +37,7 @@ static void test_parse_size(void)
 	unsigned int i;
 	char name[80];
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		uint64_t v = 0;
 		int r = ht_parse_size(cases[i].in, &v);
 
@@ -69,6 +60,7 @@ static void test_placement(void)
 	ok(buf != MAP_FAILED, "mmap");
 	if (buf == MAP_FAILED)
 		return;
+	madvise(buf, len, MADV_NOHUGEPAGE);
 	ok(ht_query_placement(0, buf, len, &p) == 0 &&
 	   p.pages == 64 && p.not_present == 64,
 	   "untouched pages are reported not present");
@@ -85,11 +77,73 @@ static void test_placement(void)
 	munmap(buf, len);
 }
 
+static void test_format_size(void)
+{
+	static const struct {
+		uint64_t in;
+		const char *out;
+	} cases[] = {
+		{ 0, "0" },
+		{ 4097, "4097" },
+		{ 4096, "4K" },
+		{ 1536ULL << 10, "1536K" },
+		{ 64ULL << 20, "64M" },
+		{ 1ULL << 30, "1G" },
+		{ 3ULL << 40, "3T" },
+		{ 1ULL << 50, "1024T" },
+	};
+	unsigned int i;
+	char buf[32], name[80];
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(name, sizeof(name), "format_size(%llu) = %s",
+			 (unsigned long long)cases[i].in, cases[i].out);
+		ok(!strcmp(ht_format_size(cases[i].in, buf, sizeof(buf)),
+			   cases[i].out), name);
+	}
+}
+
+static void test_placement_sampled(void)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	size_t len = 1000 * psz;
+	struct ht_placement p;
+	char *buf;
+	int i;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ok(buf != MAP_FAILED, "mmap 1000 pages");
+	if (buf == MAP_FAILED)
+		return;
+	/* with THP "always", one touch would fault in 512 pages at once */
+	madvise(buf, len, MADV_NOHUGEPAGE);
+	ok(ht_query_placement_sampled(0, buf, len, 0, &p) == 0 &&
+	   p.pages == 1000, "sampled with max 0 queries every page");
+	ok(ht_query_placement_sampled(0, buf, len, 5000, &p) == 0 &&
+	   p.pages == 1000, "sampled with max above the range queries all");
+	/* the first half only: a sample spread evenly sees half of it */
+	memset(buf, 1, len / 2);
+	ok(ht_query_placement_sampled(0, buf, len, 64, &p) == 0 &&
+	   p.pages == 64 && p.not_present == 32,
+	   "sample of 64 is spread over the whole range");
+	/* touch every 10th page: an even sample of 100 sees exactly those */
+	for (i = 0; i < 1000; i += 10)
+		buf[(size_t)i * psz] = 1;
+	ok(ht_query_placement_sampled(0, buf, len, 100, &p) == 0 &&
+	   p.pages == 100 && p.not_present == 0,
+	   "even sample of 100 hits every 10th page");
+	ok(ht_query_placement_sampled(0, buf, 0, 64, &p) == 0 && !p.pages,
+	   "empty range queries nothing");
+	munmap(buf, len);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
 	test_parse_size();
 	test_placement();
-	printf("1..%d\n", n_tests);
-	return n_failed != 0;
+	test_format_size();
+	test_placement_sampled();
+	return tap_done();
 }
