@@ -25,12 +25,18 @@ def anon_huge(g):
         return int(re.search(r'AnonHugePages:\s+(\d+) kB', f.read()).group(1)) * 1024
 
 
+def host_thp_splits():
+    """Host-wide count of THPs split by a partial unmap or discard."""
+    with open('/proc/vmstat') as f:
+        return int(re.search(r'^thp_split_pmd (\d+)$', f.read(), re.M).group(1))
+
+
 def wait_for(pred, timeout=TIMEOUT):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if pred():
             return time.monotonic() - t0
-        time.sleep(0.01)
+        time.sleep(0.001)
     return None
 
 
@@ -80,13 +86,16 @@ def one_run(dev, i):
         g.out(f'numactl --membind=0 memplace {(FMEM - 300 * MiB) // MiB}M',
               timeout=300)
         thp0 = anon_huge(g)
+        split0 = host_thp_splits()
         progress(f'{dev.name}: inflating 1 GiB')
         t_in = dev.resize(g, FMEM - DELTA)
         thp1 = anon_huge(g)
+        splits = host_thp_splits() - split0
         progress(f'{dev.name}: deflating 1 GiB')
         t_out = dev.resize(g, FMEM)
         return {'inflate_s': t_in, 'deflate_s': t_out,
-                'thp_before': thp0, 'thp_after_inflate': thp1}
+                'thp_before': thp0, 'thp_after_inflate': thp1,
+                'host_thp_splits_during_inflate': splits}
 
 
 def main():
@@ -103,6 +112,8 @@ def main():
         d['thp_kept_fraction'] = common.summary(
             [r['thp_after_inflate'] / r['thp_before'] if r['thp_before'] else None
              for r in runs])
+        d['host_thp_splits'] = common.summary(
+            [r['host_thp_splits_during_inflate'] for r in runs])
         d['runs'] = runs
         res['devices'][dev.name] = d
         progress(f'{dev.name}: inflate {d["inflate_s"]["median"]} s, '

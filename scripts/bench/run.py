@@ -26,12 +26,15 @@ def main():
         common.progress(f'figure {n}: {FIGURES[n]}')
         res = __import__(FIGURES[n]).main()
         lines += [f'## Figure {n}: {res["title"]}', '',
-                  '| device | inflate GiB/s (min-max) | deflate GiB/s (min-max) | host THP kept |',
-                  '|---|---|---|---|']
+                  '| device | inflate GiB/s (min-max) | deflate GiB/s (min-max) '
+                  '| host THPs split by the inflate | host THP bytes kept |',
+                  '|---|---|---|---|---|']
         for name, d in res['devices'].items():
             i, o, k = d['inflate_gib_per_s'], d['deflate_gib_per_s'], d['thp_kept_fraction']
+            sp = d['host_thp_splits']
             lines.append(f'| {name} | {fmt(i["median"])} ({fmt(i["min"])}-{fmt(i["max"])}) '
                          f'| {fmt(o["median"])} ({fmt(o["min"])}-{fmt(o["max"])}) '
+                         f'| {fmt(sp["median"])} '
                          f'| {fmt(k["median"] and k["median"] * 100, "%")} |')
         lines += [''] + [f'- {k}: {v:.1f}x' for k, v in res['ratios'].items()] + ['']
     path = os.path.join(common.results_dir(), 'summary.md')
