@@ -43,7 +43,7 @@ check: all
 	@tests/run.py $(SUITES)
 
 demo: all
-	@scripts/run-vm $(VM_ARGS) --run demo
+	@FMEM=$(FMEM) SMEM=$(SMEM) CPUS=$(CPUS) ACCEL=$(ACCEL) scripts/demo.py
 
 vm: all
 	@scripts/run-vm $(VM_ARGS) --run shell
