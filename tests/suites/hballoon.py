@@ -80,6 +80,15 @@ def last_change(g, node, actual, timeout=5):
     return last
 
 
+def wait_until(pred, timeout=SETTLE_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def touch(g, node, size):
     rc, out = g.sh(f'numactl --membind={node} memplace --json {size // MiB}M',
                    timeout=120)
@@ -160,6 +169,19 @@ def run_resize(t):
         n0 = info(g, 0)
         t.ok('stat-free' in n0 and 0 < n0['stat-free'] <= FMEM and
              n0.get('stat-total', 0) > FMEM // 2, 'guest per-node stats in query-hballoon', n0)
+
+        # Unbind gives everything back; rebind inflates to the target again.
+        resize(g, 1, SMEM // 2)
+        drv = '/sys/bus/virtio/drivers/virtio_hballoon'
+        g.out(f'echo virtio0 > {drv}/unbind')
+        t.ok(wait_until(lambda: info(g, 1)['ballooned'] == 0) and
+             node_vmstat(g, 1, 'nr_hballoon_pages') == 0,
+             'unbind deflates everything and the host sees it', info(g, 1))
+        g.out(f'echo virtio0 > {drv}/bind')
+        t.ok(wait_until(lambda: info(g, 1)['actual'] == SMEM // 2) and
+             node_vmstat(g, 1, 'nr_hballoon_pages') == SMEM // 2 // 4096,
+             'rebind inflates to the target again', info(g, 1))
+        resize(g, 1, SMEM)
 
         # Deflate-on-OOM: a node-0 workload larger than what is left.
         resize(g, 0, 256 * MiB)
