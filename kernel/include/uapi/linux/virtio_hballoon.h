@@ -16,6 +16,10 @@
  *   2 statsq    driver -> device: struct virtio_hballoon_stat entries;
  *               the device returns the buffer to ask for fresh stats.
  *
+ * A request the device refuses (outside the node, unaligned, overlapping
+ * what the device holds, ...) is not used: the device sets NEEDS_RESET.
+ * A reset forgets all ballooned pages but keeps the targets.
+ *
  * VIRTIO_ID_HBALLOON is not allocated by OASIS; it is a value below 64
  * that no allocated or reserved device uses.
  */
@@ -37,7 +41,7 @@
 #define VIRTIO_HBALLOON_VQ_STATS	2
 #define VIRTIO_HBALLOON_VQ_NUM		3
 
-/* Ranges are in units of 4 KiB, whatever the guest or host page size. */
+/* Range addresses and lengths are bytes, multiples of 4 KiB. */
 #define VIRTIO_HBALLOON_PAGE_SHIFT	12
 #define VIRTIO_HBALLOON_PAGE_SIZE	(1UL << VIRTIO_HBALLOON_PAGE_SHIFT)
 
