@@ -80,18 +80,7 @@ static void print_usage(FILE *f)
 		"  --json              JSON lines instead of text\n");
 }
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die_opt(const char *opt, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "gups: %s: ", opt);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
+#define die_opt(opt, ...) ht_die_opt("gups", opt, __VA_ARGS__)
 
 static void __attribute__((noreturn)) die_errno(const char *what, int err)
 {

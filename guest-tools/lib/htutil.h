@@ -14,6 +14,10 @@
 /* Parse "4096", "64K", "2M", "1G", "1T" (binary units). -1 on error. */
 int ht_parse_size(const char *s, uint64_t *out);
 
+/* Print "PROG: OPT: message" to stderr and exit 2 (bad command line). */
+void __attribute__((noreturn, format(printf, 3, 4)))
+ht_die_opt(const char *prog, const char *opt, const char *fmt, ...);
+
 /*
  * The inverse of ht_parse_size for messages: the largest binary unit that
  * divides v exactly ("64M", "1536K", "4097").  Returns buf.

@@ -275,7 +275,22 @@ def tierstat_tests(t, tools):
         helper.stdout.close()
 
 
+def header_sync(t):
+    """QEMU's copy of each protocol header is the Linux uapi header put
+    through QEMU's scripts/update-linux-headers.sh rules."""
+    for name in ('virtio_hballoon.h',):
+        with open(os.path.join(paths.TOP, 'kernel/include/uapi/linux', name)) as f:
+            want = f.read()
+        want = re.sub(r'__le(\d+)', r'uint\1_t', want)
+        want = re.sub(r'<linux/([^>]*)>', r'"standard-headers/linux/\1"', want)
+        with open(os.path.join(paths.TOP, 'qemu/include/standard-headers/linux',
+                               name)) as f:
+            got = f.read()
+        t.ok(got == want, f'{name}: QEMU standard-headers copy matches the Linux uapi header')
+
+
 def run(t):
+    header_sync(t)
     tmp = tempfile.mkdtemp(prefix='ht-host-')
     try:
         tools = os.path.join(paths.OUT, 'guest-tools')
