@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
-"""Figure 1: resize one tier by 1 GiB with HBalloon and with upstream
-virtio-balloon, same QEMU and guest kernel: throughput, time from the QMP
-command until the host counts the target reached, and host transparent huge
-pages that survive the inflate."""
+"""Figure 1: resize one tier by 1 GiB with HBalloon, upstream
+virtio-balloon and virtio-mem (one device on the node), same QEMU and guest
+kernel: throughput, time from the QMP command until the host counts the
+target reached, and host transparent huge pages split by the shrink."""
 import os
 import re
 import time
@@ -76,9 +76,38 @@ class VirtioBalloon:
                         TIMEOUT - (time.monotonic() - t0))
 
 
+class VirtioMem:
+    """virtio-mem: node 0 = 1 GiB boot memory + a 1 GiB virtio-mem device,
+    so the node has FMEM bytes like the balloon guests; shrinking unplugs."""
+    name = 'virtio-mem'
+    base = FMEM - DELTA
+    device = ['-object', f'memory-backend-ram,id=vmem0,size={DELTA // MiB}M',
+              '-device', f'virtio-mem-pci,id=vm0,memdev=vmem0,node=0,'
+              f'requested-size={DELTA // MiB}M']
+    run_vm_args = ['--maxmem', f'{(FMEM + SMEM + GiB) // MiB}M',
+                   '--append', 'memhp_default_state=online_movable']
+
+    def size(self, g):
+        return g.qmp.cmd('qom-get', path='/machine/peripheral/vm0',
+                         property='size')
+
+    def ready(self, g):
+        return self.size(g) == DELTA
+
+    def resize(self, g, size):
+        want = size - self.base
+        t0 = time.monotonic()
+        g.qmp.cmd('qom-set', path='/machine/peripheral/vm0',
+                  property='requested-size', value=want)
+        return wait_for(lambda: self.size(g) == want,
+                        TIMEOUT - (time.monotonic() - t0))
+
+
 def one_run(dev, i):
     progress(f'{dev.name}: run {i + 1}/{RUNS}: booting')
-    with Guest(fmem=f'{FMEM // MiB}M', smem=f'{SMEM // MiB}M',
+    base = getattr(dev, 'base', FMEM)
+    with Guest(fmem=f'{base // MiB}M', smem=f'{SMEM // MiB}M',
+               run_vm_args=getattr(dev, 'run_vm_args', ()),
                qemu_args=dev.device, boot_timeout=120) as g:
         if wait_for(lambda: dev.ready(g), 60) is None:
             raise RuntimeError(f'{dev.name}: guest driver not ready')
@@ -99,10 +128,11 @@ def one_run(dev, i):
 
 
 def main():
-    res = {'figure': 1, 'title': 'Resize 1 GiB of FMEM: HBalloon vs virtio-balloon',
+    res = {'figure': 1,
+           'title': 'Resize 1 GiB of FMEM: HBalloon vs virtio-balloon vs virtio-mem',
            'env': common.environment(), 'fmem': FMEM, 'smem': SMEM,
            'delta': DELTA, 'devices': {}}
-    for dev in (HBalloon(), VirtioBalloon()):
+    for dev in (HBalloon(), VirtioBalloon(), VirtioMem()):
         runs = [one_run(dev, i) for i in range(RUNS)]
         d = {}
         for k in ('inflate_s', 'deflate_s'):
@@ -118,16 +148,32 @@ def main():
         res['devices'][dev.name] = d
         progress(f'{dev.name}: inflate {d["inflate_s"]["median"]} s, '
                  f'deflate {d["deflate_s"]["median"]} s')
-    hb, vb = res['devices']['virtio-hballoon'], res['devices']['virtio-balloon']
-    res['ratios'] = {
-        'inflate_throughput_hballoon_over_virtio_balloon':
-            vb['inflate_s']['median'] / hb['inflate_s']['median'],
-        'deflate_throughput_hballoon_over_virtio_balloon':
-            vb['deflate_s']['median'] / hb['deflate_s']['median'],
-    }
+    hb = res['devices']['virtio-hballoon']
+    res['ratios'] = {}
+    for peer in ('virtio-balloon', 'virtio-mem'):
+        p = res['devices'][peer]
+        for k in ('inflate', 'deflate'):
+            if p[f'{k}_s']['median'] and hb[f'{k}_s']['median']:
+                res['ratios'][f'{k}_throughput_hballoon_over_{peer}'] = (
+                    p[f'{k}_s']['median'] / hb[f'{k}_s']['median'])
     common.write_json('fig1-hballoon-resize.json', res)
     plot(res)
     return res
+
+
+def fmt(v, unit=''):
+    return '-' if v is None else f'{v:.3g}{unit}'
+
+
+def summary(res):
+    lines = ['| device | shrink GiB/s (min-max) | grow GiB/s (min-max) '
+             '| host THPs split by the shrink |', '|---|---|---|---|']
+    for name, d in res['devices'].items():
+        i, o, sp = d['inflate_gib_per_s'], d['deflate_gib_per_s'], d['host_thp_splits']
+        lines.append(f'| {name} | {fmt(i["median"])} ({fmt(i["min"])}-{fmt(i["max"])}) '
+                     f'| {fmt(o["median"])} ({fmt(o["min"])}-{fmt(o["max"])}) '
+                     f'| {fmt(sp["median"])} |')
+    return lines + [''] + [f'- {k}: {v:.1f}x' for k, v in res['ratios'].items()]
 
 
 def plot(res):
@@ -142,11 +188,12 @@ def plot(res):
         med = [res['devices'][n][key]['median'] for n in names]
         lo = [m - res['devices'][n][key]['min'] for n, m in zip(names, med)]
         hi = [res['devices'][n][key]['max'] - m for n, m in zip(names, med)]
-        ax.bar(names, med, yerr=[lo, hi], capsize=6, color=['tab:blue', 'tab:gray'])
+        ax.bar(names, med, yerr=[lo, hi], capsize=6,
+               color=['tab:blue', 'tab:gray', 'tab:olive'][:len(names)])
         ax.set_yscale('log')
         ax.set_ylabel('GiB/s (log)')
-        ax.set_title(f'{label} 1 GiB of FMEM')
-    fig.suptitle('HBalloon vs virtio-balloon (TCG guest; median, min-max)')
+        ax.set_title(f'{label} (shrink)' if label == 'inflate' else f'{label} (grow)')
+    fig.suptitle('Shrink/grow 1 GiB of FMEM (TCG guest; median, min-max)')
     fig.tight_layout()
     path = os.path.join(common.results_dir(), 'fig1-hballoon-resize.png')
     fig.savefig(path, dpi=120)
