@@ -20,7 +20,8 @@ def run(t):
                        (['--accel', 'hvf'], '--accel must be'),
                        (['--cpus', '0'], 'bad --cpus'),
                        (['--bogus', '1'], 'unknown option'),
-                       (['--fmem'], 'needs a value')):
+                       (['--fmem'], 'needs a value'),
+                       (['--maxmem', '2G'], 'must exceed')):
         r = run_vm('--print', *args)
         t.ok(r.returncode != 0 and what in r.stderr,
              f'run-vm {" ".join(args)} is refused ({what})', r.stdout + r.stderr)
@@ -35,6 +36,10 @@ def run(t):
                  'target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=5G',
                  '-accel tcg'):
         t.ok(want in cl, f'command line has {want}', cl)
+
+    r = run_vm('--print', '--maxmem', '5G')
+    t.ok(r.returncode == 0 and '-m 3072M,maxmem=5120M' in r.stdout,
+         '--maxmem adds room for memory devices', r.stdout + r.stderr)
 
     # Asked for KVM, the guest must still come up: through KVM where it
     # works, through the TCG fallback where it hangs or is missing.
