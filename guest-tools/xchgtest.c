@@ -1,0 +1,1032 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xchgtest - test the kernel's folio exchange (CONFIG_FOLIO_EXCHANGE)
+ * through /sys/kernel/debug/exchange/pair in a two-node guest; prints TAP.
+ *
+ * Each scenario places anonymous pages on node 1 and node 0 with mbind(2),
+ * fills them with patterns, asks the kernel to exchange them and checks that
+ * every virtual page still holds its data while the nodes (move_pages(2)
+ * query) have swapped, or that a refusal left everything as it was, and that
+ * the exchange_* counters in /proc/vmstat moved by exactly what was done.
+ *   xchgtest           (no options; exit 0 when every test passed)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <linux/io_uring.h>
+
+#include "lib/htutil.h"
+#include "lib/vmstat.h"
+
+#define PAIR_PATH	"/sys/kernel/debug/exchange/pair"
+#define PAGE		4096UL
+#define HPAGE		(2UL << 20)
+#define MPOL_BIND	2
+
+static int tap_n, tap_failed;
+
+static int ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_n++;
+	if (!cond)
+		tap_failed++;
+	printf("%sok %d - ", cond ? "" : "not ", tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return cond;
+}
+
+static void skip(const char *desc, const char *why)
+{
+	printf("ok %d - %s # SKIP %s\n", ++tap_n, desc, why);
+	fflush(stdout);
+}
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* --- the kernel interface ------------------------------------------------ */
+
+/* Write s to the pair file; 0 or -errno. */
+static int pair_write(const char *s, size_t len)
+{
+	ssize_t r;
+	int fd, err;
+
+	fd = open(PAIR_PATH, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	r = write(fd, s, len);
+	err = r < 0 ? -errno : (size_t)r == len ? 0 : -EIO;
+	close(fd);
+	return err;
+}
+
+static int xchg(pid_t pid, const void *a, const void *b)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%d %lx %lx\n", (int)pid,
+			 (unsigned long)a, (unsigned long)b);
+
+	return pair_write(buf, n);
+}
+
+static const char *errname(int err)
+{
+	static char buf[32];
+
+	switch (-err) {
+	case 0: return "0";
+	case EBUSY: return "EBUSY";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EXDEV: return "EXDEV";
+	case EINVAL: return "EINVAL";
+	case ESRCH: return "ESRCH";
+	case EFAULT: return "EFAULT";
+	case ENOENT: return "ENOENT";
+	case ENOMEM: return "ENOMEM";
+	}
+	snprintf(buf, sizeof(buf), "errno %d", -err);
+	return buf;
+}
+
+enum { C_SUCCESS, C_BUSY, C_TYPE, C_ORDER, C_NOMEM, C_TLB, C_SPLIT, C_NR };
+static const char *const counter_names[C_NR] = {
+	"exchange_success", "exchange_fail_busy", "exchange_fail_type",
+	"exchange_fail_order", "exchange_fail_nomem", "exchange_tlb_flush",
+	"thp_split_pmd",
+};
+
+struct counters {
+	int64_t v[C_NR];
+};
+
+static void counters_read(struct counters *c)
+{
+	struct ht_vmstat vs = { 0 };
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < C_NR; i++)
+		c->v[i] = -1;
+	if (ht_vmstat_read("/proc/vmstat", &vs))
+		return;
+	for (i = 0; i < C_NR; i++)
+		if (!ht_vmstat_get(&vs, counter_names[i], &v))
+			c->v[i] = v;
+	ht_vmstat_free(&vs);
+}
+
+/*
+ * Whether the counters moved by exactly want[] (the others not at all);
+ * -1 in want means "don't care".  Prints the deltas on a mismatch.
+ */
+static int counters_moved(const struct counters *before, const int *want)
+{
+	struct counters now;
+	int i, good = 1;
+
+	counters_read(&now);
+	for (i = 0; i < C_NR; i++) {
+		if (before->v[i] < 0 || now.v[i] < 0) {
+			good = 0;
+			continue;
+		}
+		if (want[i] >= 0 && now.v[i] - before->v[i] != want[i])
+			good = 0;
+	}
+	if (!good)
+		for (i = 0; i < C_NR; i++)
+			diag("%s: %lld -> %lld (want +%d)", counter_names[i],
+			     (long long)before->v[i], (long long)now.v[i],
+			     want[i]);
+	return good;
+}
+
+/* A node's counter from /sys/devices/system/node/nodeN/vmstat, or -1. */
+static long node_stat(int node, const char *name)
+{
+	char path[96], line[128];
+	size_t len = strlen(name);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/vmstat",
+		 node);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ' ')
+			v = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* --- memory -------------------------------------------------------------- */
+
+static int mbind_node(void *addr, size_t len, int node)
+{
+	unsigned long mask = 1UL << node;
+
+	return syscall(SYS_mbind, addr, len, MPOL_BIND, &mask,
+		       8 * sizeof(mask), 0) ? -errno : 0;
+}
+
+static void *map_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("xchgtest: mmap");
+		exit(1);
+	}
+	return p;
+}
+
+/* A 2 MiB-aligned anonymous region of n huge pages, THP advised. */
+static char *map_thp(size_t n)
+{
+	char *raw = map_anon((n + 1) * HPAGE);
+	char *p = (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
+
+	if (madvise(p, n * HPAGE, MADV_HUGEPAGE))
+		perror("xchgtest: madvise(MADV_HUGEPAGE)");
+	return p;
+}
+
+/* A page (or range) of len bytes, bound to node and filled from seed. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static void fill(void *p, size_t len, uint64_t seed)
+{
+	uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		w[i] = mix(seed * 0x100000001b3ULL + i);
+}
+
+/* Whether p holds the pattern of seed. */
+static int check(const void *p, size_t len, uint64_t seed)
+{
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		if (w[i] != mix(seed * 0x100000001b3ULL + i))
+			return 0;
+	return 1;
+}
+
+/* The node every page of [p, p + len) of pid is on; -1 mixed or absent. */
+static int node_of(pid_t pid, const void *p, size_t len)
+{
+	struct ht_placement pl;
+	int n;
+
+	if (ht_query_placement(pid, p, len, &pl))
+		return -1;
+	for (n = 0; n < HT_MAX_NODES; n++)
+		if (pl.on_node[n] == pl.pages)
+			return n;
+	return -1;
+}
+
+/* AnonHugePages (kB) of the mapping that holds addr, from smaps; -1. */
+static long anon_huge_kb(const void *addr)
+{
+	unsigned long a = (unsigned long)addr, start, end;
+	char line[256];
+	int in = 0;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= start && a < end;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* --- scenarios ----------------------------------------------------------- */
+
+/* Two pages, A on node 1 and B on node 0, filled from seeds sa and sb. */
+static void two_pages(char **a, char **b, uint64_t sa, uint64_t sb)
+{
+	char *p = map_anon(2 * PAGE);
+
+	*a = p;
+	*b = p + PAGE;
+	if (mbind_node(*a, PAGE, 1) || mbind_node(*b, PAGE, 0))
+		perror("xchgtest: mbind");
+	fill(*a, PAGE, sa);
+	fill(*b, PAGE, sb);
+}
+
+static void test_basic(void)
+{
+	static const int want[C_NR] = { 100, 0, 0, 0, 0, 100, -1 };
+	int rc_bad = 0, data_bad = 0, node_bad = 0, i, first_err = 0;
+	long anon0, anon1, d0, d1;
+	uint64_t sa = 1, sb = 2;
+	struct timespec t0, t1;
+	double us = 0;
+	struct counters c;
+	char *a, *b;
+
+	two_pages(&a, &b, sa, sb);
+	if (!ok(node_of(0, a, PAGE) == 1 && node_of(0, b, PAGE) == 0,
+		"basic: page A on node 1, page B on node 0"))
+		return;
+	counters_read(&c);
+	anon0 = node_stat(0, "nr_anon_pages");
+	anon1 = node_stat(1, "nr_anon_pages");
+	for (i = 0; i < 100; i++) {
+		int na = (i & 1) ? 1 : 0;	/* A's node after i + 1 */
+		int rc;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = xchg(getpid(), a, b);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		us += (t1.tv_sec - t0.tv_sec) * 1e6 +
+		      (t1.tv_nsec - t0.tv_nsec) / 1e3;
+
+		if (rc && !first_err)
+			first_err = rc;
+		rc_bad += rc != 0;
+		data_bad += !check(a, PAGE, sa) || !check(b, PAGE, sb);
+		node_bad += node_of(0, a, PAGE) != na ||
+			    node_of(0, b, PAGE) != !na;
+		/* new data: the pages must be writable in place */
+		sa = 1000 + 2 * i;
+		sb = 1001 + 2 * i;
+		fill(a, PAGE, sa);
+		fill(b, PAGE, sb);
+		node_bad += node_of(0, a, PAGE) != na ||
+			    node_of(0, b, PAGE) != !na;
+	}
+	d0 = node_stat(0, "nr_anon_pages") - anon0;
+	d1 = node_stat(1, "nr_anon_pages") - anon1;
+	diag("basic: %.1f us per exchange, debugfs write and LRU drain included",
+	     us / 100);
+	ok(!rc_bad, "basic: 100 exchanges of A and B succeed (%d failed, first %s)",
+	   rc_bad, errname(first_err));
+	ok(!data_bad, "basic: both pages keep their data across every exchange (%d bad)",
+	   data_bad);
+	ok(!node_bad, "basic: nodes swap with every exchange and stay put on writes (%d bad)",
+	   node_bad);
+	ok(counters_moved(&c, want),
+	   "basic: exchange_success +100, exchange_tlb_flush +100, no failures");
+	ok(anon0 >= 0 && d0 > -16 && d0 < 16 && d1 > -16 && d1 < 16,
+	   "basic: per-node nr_anon_pages unchanged (delta %ld, %ld)", d0, d1);
+}
+
+static void test_batch(void)
+{
+	static const int want[C_NR] = { 4, 0, 0, 0, 0, 1, -1 };
+	char buf[256], *a[4], *b[4];
+	int i, n, rc, data = 1, nodes = 1;
+	struct counters c;
+
+	n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
+	for (i = 0; i < 4; i++) {
+		two_pages(&a[i], &b[i], 50 + 2 * i, 51 + 2 * i);
+		n += snprintf(buf + n, sizeof(buf) - n, " %lx %lx",
+			      (unsigned long)a[i], (unsigned long)b[i]);
+	}
+	counters_read(&c);
+	rc = pair_write(buf, n);
+	for (i = 0; i < 4; i++) {
+		data &= check(a[i], PAGE, 50 + 2 * i) &&
+			check(b[i], PAGE, 51 + 2 * i);
+		nodes &= node_of(0, a[i], PAGE) == 0 &&
+			 node_of(0, b[i], PAGE) == 1;
+	}
+	ok(!rc, "batch: one write of 4 pairs succeeds (%s)", errname(rc));
+	ok(data && nodes, "batch: all 8 pages keep their data, all 4 pairs swapped nodes");
+	ok(counters_moved(&c, want),
+	   "batch: exchange_success +4 with a single exchange_tlb_flush");
+}
+
+/* The forked child: answers one byte per command byte from the parent. */
+static void fork_child(int in, int out, char *a, char *b)
+{
+	char cmd, res;
+
+	while (read(in, &cmd, 1) == 1) {
+		switch (cmd) {
+		case 'v':	/* as forked */
+			res = check(a, PAGE, 11) && check(b, PAGE, 12);
+			break;
+		case 'w':	/* write A (COW), check */
+			fill(a, PAGE, 21);
+			res = check(a, PAGE, 21) && check(b, PAGE, 12);
+			break;
+		case 'V':	/* after the child's write */
+			res = check(a, PAGE, 21) && check(b, PAGE, 12);
+			break;
+		default:
+			_exit(0);
+		}
+		if (write(out, &res, 1) != 1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+static int ask(int out, int in, char cmd)
+{
+	char res = 0;
+
+	if (write(out, &cmd, 1) != 1 || read(in, &res, 1) != 1)
+		return 0;
+	return res == 1;
+}
+
+static void test_fork(void)
+{
+	int p2c[2], c2p[2], rc, status;
+	char *a, *b;
+	pid_t child;
+
+	two_pages(&a, &b, 11, 12);
+	if (pipe(p2c) || pipe(c2p)) {
+		ok(0, "fork: pipes");
+		return;
+	}
+	child = fork();
+	if (child < 0) {
+		ok(0, "fork: fork()");
+		return;
+	}
+	if (!child) {
+		close(p2c[1]);
+		close(c2p[0]);
+		fork_child(p2c[0], c2p[1], a, b);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+
+	rc = xchg(getpid(), a, b);
+	ok(!rc, "fork: exchange of two COW-shared pages (mapcount 2) succeeds (%s)",
+	   errname(rc));
+	ok(check(a, PAGE, 11) && check(b, PAGE, 12) &&
+	   node_of(0, a, PAGE) == 0 && node_of(0, b, PAGE) == 1,
+	   "fork: parent sees its data, on swapped nodes");
+	ok(node_of(child, a, PAGE) == 0 && node_of(child, b, PAGE) == 1,
+	   "fork: child maps the same exchanged pages (move_pages on the child)");
+	ok(ask(p2c[1], c2p[0], 'v'), "fork: child sees its data");
+	ok(ask(p2c[1], c2p[0], 'w'),
+	   "fork: child writes A (COW still works after the exchange)");
+	ok(check(a, PAGE, 11) && check(b, PAGE, 12),
+	   "fork: the child's write did not reach the parent");
+
+	/* the child's A is its own now; B is still shared */
+	rc = xchg(child, a, b);
+	ok(!rc, "fork: exchange of the child's private A with shared B (%s)",
+	   errname(rc));
+	ok(ask(p2c[1], c2p[0], 'V') && check(a, PAGE, 11) &&
+	   check(b, PAGE, 12),
+	   "fork: child and parent both still see their own data");
+	fill(b, PAGE, 22);
+	ok(ask(p2c[1], c2p[0], 'V') && check(b, PAGE, 22),
+	   "fork: parent writes B (COW), the child keeps the old B");
+
+	close(p2c[1]);
+	waitpid(child, &status, 0);
+	close(c2p[0]);
+	ok(WIFEXITED(status) && !WEXITSTATUS(status), "fork: child exits 0");
+}
+
+static void test_thp(char **xp, int *have_thp)
+{
+	static const int want[C_NR] = { 10, 0, 0, 0, 0, 10, 0 };
+	int rc_bad = 0, data_bad = 0, node_bad = 0, i, rc, first_err = 0;
+	long thp0, thp1, d0, d1;
+	uint64_t sx = 31, sy = 32;
+	struct counters c;
+	char *x, *y;
+
+	x = map_thp(2);
+	y = x + HPAGE;
+	if (mbind_node(x, HPAGE, 1) || mbind_node(y, HPAGE, 0))
+		perror("xchgtest: mbind");
+	fill(x, HPAGE, sx);
+	fill(y, HPAGE, sy);
+	*xp = x;
+	*have_thp = anon_huge_kb(x) == 2048 && anon_huge_kb(y) == 2048;
+	if (!*have_thp) {
+		diag("AnonHugePages %ld, %ld kB", anon_huge_kb(x),
+		     anon_huge_kb(y));
+		skip("thp: exchange of two THPs", "no THP allocated");
+		return;
+	}
+	ok(node_of(0, x, HPAGE) == 1 && node_of(0, y, HPAGE) == 0,
+	   "thp: THP X on node 1, THP Y on node 0, both PMD-mapped");
+	counters_read(&c);
+	thp0 = node_stat(0, "nr_anon_transparent_hugepages");
+	thp1 = node_stat(1, "nr_anon_transparent_hugepages");
+	for (i = 0; i < 10; i++) {
+		int nx = (i & 1) ? 1 : 0;
+
+		rc = xchg(getpid(), x + 12345, y + HPAGE - 1);
+		if (rc && !first_err)
+			first_err = rc;
+		rc_bad += rc != 0;
+		data_bad += !check(x, HPAGE, sx) || !check(y, HPAGE, sy);
+		node_bad += node_of(0, x, HPAGE) != nx ||
+			    node_of(0, y, HPAGE) != !nx;
+		sx = 300 + 2 * i;
+		sy = 301 + 2 * i;
+		fill(x, HPAGE, sx);
+		fill(y, HPAGE, sy);
+	}
+	d0 = node_stat(0, "nr_anon_transparent_hugepages") - thp0;
+	d1 = node_stat(1, "nr_anon_transparent_hugepages") - thp1;
+	ok(!rc_bad, "thp: 10 exchanges of whole THPs succeed (%d failed, first %s)",
+	   rc_bad, errname(first_err));
+	ok(!data_bad, "thp: both THPs keep their 2 MiB of data (%d bad)", data_bad);
+	ok(!node_bad, "thp: all 512 pages of each swap nodes every time (%d bad)",
+	   node_bad);
+	ok(anon_huge_kb(x) == 2048 && anon_huge_kb(y) == 2048,
+	   "thp: both still PMD-mapped THPs (AnonHugePages 2048 kB each)");
+	ok(counters_moved(&c, want),
+	   "thp: exchange_success +10, exchange_tlb_flush +10, thp_split_pmd +0");
+	ok(thp0 >= 0 && !d0 && !d1,
+	   "thp: per-node nr_anon_transparent_hugepages unchanged (delta %ld, %ld)",
+	   d0, d1);
+
+	/* X mapped by PTEs (a 4 KiB mprotect splits the PMD), Y by a PMD */
+	if (mprotect(x + PAGE, PAGE, PROT_READ)) {
+		ok(0, "thp: mprotect");
+		return;
+	}
+	rc = xchg(getpid(), x, y);
+	ok(!rc && check(x, HPAGE, sx) && check(y, HPAGE, sy) &&
+	   node_of(0, x, HPAGE) == 0 && node_of(0, y, HPAGE) == 1,
+	   "thp: PTE-mapped THP exchanged with a PMD-mapped one (%s), data intact, nodes swapped",
+	   errname(rc));
+	ok(anon_huge_kb(y) == 2048,
+	   "thp: the PMD-mapped side stays PMD-mapped (AnonHugePages %ld kB)",
+	   anon_huge_kb(y));
+	mprotect(x + PAGE, PAGE, PROT_READ | PROT_WRITE);
+	fill(x, HPAGE, 41);
+	rc = xchg(getpid(), x, y);
+	ok(!rc && check(x, HPAGE, 41) && check(y, HPAGE, sy) &&
+	   node_of(0, x, HPAGE) == 1 && node_of(0, y, HPAGE) == 0,
+	   "thp: and back after writing the PTE-mapped side (%s)", errname(rc));
+}
+
+static void test_order(char *x, int have_thp)
+{
+	static const int want[C_NR] = { 0, 0, 0, 1, 0, 0, 0 };
+	struct counters c;
+	char *a, *b;
+	int rc, nx;
+
+	if (!have_thp) {
+		skip("order: THP vs 4 KiB page refused", "no THP allocated");
+		return;
+	}
+	two_pages(&a, &b, 61, 62);
+	fill(x, HPAGE, 63);
+	nx = node_of(0, x, HPAGE);
+	counters_read(&c);
+	rc = xchg(getpid(), x, b);
+	ok(rc == -EXDEV, "order: THP vs 4 KiB page refused with EXDEV (%s)",
+	   errname(rc));
+	ok(check(x, HPAGE, 63) && check(b, PAGE, 62) &&
+	   node_of(0, x, HPAGE) == nx && node_of(0, b, PAGE) == 0,
+	   "order: both keep data and node");
+	ok(counters_moved(&c, want), "order: exchange_fail_order +1, nothing else");
+}
+
+static void test_pinned(void)
+{
+	static const int want[C_NR] = { 0, 1, 0, 0, 0, 0, 0 };
+	static const int want2[C_NR] = { 1, 0, 0, 0, 0, 1, 0 };
+	char *a, *b, *buf = map_anon(PAGE);
+	struct iovec iov;
+	struct counters c;
+	int pfd[2], rc;
+
+	two_pages(&a, &b, 71, 72);
+	if (pipe(pfd)) {
+		ok(0, "pinned: pipe");
+		return;
+	}
+	iov.iov_base = a;
+	iov.iov_len = PAGE;
+	if (!ok(vmsplice(pfd[1], &iov, 1, 0) == (ssize_t)PAGE,
+		"pinned: vmsplice A into a pipe (the pipe holds a reference)"))
+		return;
+	counters_read(&c);
+	rc = xchg(getpid(), a, b);
+	ok(rc == -EBUSY, "pinned: exchange refused with EBUSY (%s)", errname(rc));
+	ok(check(a, PAGE, 71) && check(b, PAGE, 72) &&
+	   node_of(0, a, PAGE) == 1 && node_of(0, b, PAGE) == 0,
+	   "pinned: both keep data and node");
+	ok(counters_moved(&c, want),
+	   "pinned: exchange_fail_busy +1, no TLB flush (refused before unmapping)");
+	ok(read(pfd[0], buf, PAGE) == (ssize_t)PAGE && check(buf, PAGE, 71),
+	   "pinned: the pipe reads A's data");
+	counters_read(&c);
+	rc = xchg(getpid(), a, b);
+	ok(!rc && check(a, PAGE, 71) && node_of(0, a, PAGE) == 0,
+	   "pinned: exchange succeeds once the pipe is drained (%s)", errname(rc));
+	ok(counters_moved(&c, want2), "pinned: and is counted as a success");
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+static void test_file(void)
+{
+	static const int want[C_NR] = { 0, 0, 2, 0, 0, 0, 0 };
+	volatile char sink;
+	struct counters c;
+	char *a, *b, *m, *f;
+	int fd, rc;
+
+	two_pages(&a, &b, 81, 82);
+	fd = syscall(SYS_memfd_create, "xchgtest", 0);
+	if (fd < 0 || ftruncate(fd, PAGE)) {
+		ok(0, "file: memfd_create");
+		return;
+	}
+	m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	fd = open("/proc/self/exe", O_RDONLY);
+	f = fd < 0 ? MAP_FAILED :
+	    mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (m == MAP_FAILED || f == MAP_FAILED) {
+		ok(0, "file: mmap of a memfd and of our own executable");
+		return;
+	}
+	fill(m, PAGE, 83);
+	sink = f[0];
+	(void)sink;
+	counters_read(&c);
+	rc = xchg(getpid(), m, b);
+	ok(rc == -EOPNOTSUPP, "file: shmem page (memfd) refused with EOPNOTSUPP (%s)",
+	   errname(rc));
+	rc = xchg(getpid(), a, f);
+	ok(rc == -EOPNOTSUPP,
+	   "file: page cache page (private file mapping) refused with EOPNOTSUPP (%s)",
+	   errname(rc));
+	ok(check(m, PAGE, 83) && check(a, PAGE, 81) && check(b, PAGE, 82) &&
+	   node_of(0, a, PAGE) == 1 && node_of(0, b, PAGE) == 0,
+	   "file: the anonymous pages keep data and node");
+	ok(counters_moved(&c, want), "file: exchange_fail_type +2, nothing else");
+}
+
+/* A FOLL_PIN (longterm) pin: io_uring fixed buffers. */
+static void test_foll_pin(void)
+{
+	static const int want[C_NR] = { 0, 1, 0, 0, 0, 0, 0 };
+	struct io_uring_params params;
+	struct counters c;
+	struct iovec iov;
+	int fd, rc, na;
+	char *a, *b;
+
+	two_pages(&a, &b, 101, 102);
+	memset(&params, 0, sizeof(params));
+	fd = syscall(SYS_io_uring_setup, 1, &params);
+	iov.iov_base = a;
+	iov.iov_len = PAGE;
+	if (fd < 0 || syscall(SYS_io_uring_register, fd,
+			      IORING_REGISTER_BUFFERS, &iov, 1)) {
+		diag("io_uring: %s", strerror(errno));
+		skip("foll_pin: exchange of a page pinned by io_uring refused",
+		     "io_uring fixed buffers unavailable");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	/* a longterm pin may have moved it out of a movable zone */
+	na = node_of(0, a, PAGE);
+	counters_read(&c);
+	rc = xchg(getpid(), a, b);
+	ok(rc == -EBUSY,
+	   "foll_pin: page pinned as an io_uring fixed buffer refused with EBUSY (%s)",
+	   errname(rc));
+	ok(check(a, PAGE, 101) && check(b, PAGE, 102) &&
+	   node_of(0, a, PAGE) == na && node_of(0, b, PAGE) == 0,
+	   "foll_pin: both keep data and node");
+	ok(counters_moved(&c, want),
+	   "foll_pin: exchange_fail_busy +1, no TLB flush (refused before unmapping)");
+	rc = syscall(SYS_io_uring_register, fd, IORING_UNREGISTER_BUFFERS,
+		     NULL, 0) ? -errno : 0;
+	close(fd);
+	if (!rc)
+		rc = xchg(getpid(), a, b);
+	ok(!rc && check(a, PAGE, 101) && check(b, PAGE, 102) &&
+	   node_of(0, b, PAGE) == na,
+	   "foll_pin: exchange succeeds once the buffer is unregistered (%s)",
+	   errname(rc));
+}
+
+/* Kinds refused by type: mlocked, lazyfree (MADV_FREE), hugetlb. */
+static void test_kinds(void)
+{
+	static const int want1[C_NR] = { 0, 0, 1, 0, 0, 0, 0 };
+	struct counters c;
+	char *a, *b, *h;
+	int rc;
+	FILE *f;
+
+	two_pages(&a, &b, 111, 112);
+	if (mlock(a, PAGE)) {
+		ok(0, "kinds: mlock (%s)", strerror(errno));
+	} else {
+		counters_read(&c);
+		rc = xchg(getpid(), a, b);
+		ok(rc == -EOPNOTSUPP, "kinds: mlocked page refused with EOPNOTSUPP (%s)",
+		   errname(rc));
+		ok(check(a, PAGE, 111) && check(b, PAGE, 112) &&
+		   node_of(0, a, PAGE) == 1 && node_of(0, b, PAGE) == 0 &&
+		   counters_moved(&c, want1),
+		   "kinds: mlocked: data and nodes kept, exchange_fail_type +1");
+		munlock(a, PAGE);
+		rc = xchg(getpid(), a, b);
+		ok(!rc && check(a, PAGE, 111) && node_of(0, a, PAGE) == 0,
+		   "kinds: exchange succeeds after munlock (%s)", errname(rc));
+	}
+
+	two_pages(&a, &b, 113, 114);
+	if (madvise(a, PAGE, MADV_FREE)) {
+		ok(0, "kinds: madvise(MADV_FREE) (%s)", strerror(errno));
+	} else {
+		counters_read(&c);
+		rc = xchg(getpid(), a, b);
+		ok(rc == -EOPNOTSUPP,
+		   "kinds: lazyfree (MADV_FREE) page refused with EOPNOTSUPP (%s)",
+		   errname(rc));
+		ok(check(b, PAGE, 114) && node_of(0, b, PAGE) == 0 &&
+		   counters_moved(&c, want1),
+		   "kinds: lazyfree: the other page kept, exchange_fail_type +1");
+	}
+
+	f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	if (f) {
+		fprintf(f, "2\n");
+		fclose(f);
+	}
+	h = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (h == MAP_FAILED) {
+		skip("kinds: hugetlb page refused", "no hugetlb page");
+	} else {
+		fill(h, HPAGE, 115);
+		counters_read(&c);
+		rc = xchg(getpid(), h, b);
+		ok(rc == -EOPNOTSUPP,
+		   "kinds: hugetlb page refused with EOPNOTSUPP (%s)", errname(rc));
+		ok(check(h, HPAGE, 115) && check(b, PAGE, 114) &&
+		   counters_moved(&c, want1),
+		   "kinds: hugetlb: data kept, exchange_fail_type +1");
+		munmap(h, HPAGE);
+	}
+	f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	if (f) {
+		fprintf(f, "0\n");
+		fclose(f);
+	}
+}
+
+/* Writes the parent's exchanges must never lose. */
+struct racer {
+	uint64_t *page[2];
+	volatile int stop;
+	long writes, bad;
+};
+
+static void *race_writer(void *arg)
+{
+	struct racer *r = arg;
+	uint64_t shadow[2][PAGE / 8] = { { 0 } }, n = 0;
+	int p, i;
+
+	while (!r->stop) {
+		n++;
+		p = n & 1;
+		i = (n >> 1) % (PAGE / 8);
+		r->page[p][i] = n;
+		shadow[p][i] = n;
+		if (n % 4096 == 0 || r->stop)
+			for (p = 0; p < 2; p++)
+				for (i = 0; i < (int)(PAGE / 8); i++)
+					r->bad += r->page[p][i] != shadow[p][i];
+	}
+	for (p = 0; p < 2; p++)
+		for (i = 0; i < (int)(PAGE / 8); i++)
+			r->bad += r->page[p][i] != shadow[p][i];
+	r->writes = n;
+	return NULL;
+}
+
+static void test_race(void)
+{
+	struct racer r = { 0 };
+	int i, rc, rc_ok = 0, rc_bad = 0;
+	pthread_t t;
+	char *a, *b;
+
+	two_pages(&a, &b, 0, 0);
+	memset(a, 0, PAGE);
+	memset(b, 0, PAGE);
+	r.page[0] = (uint64_t *)a;
+	r.page[1] = (uint64_t *)b;
+	if (pthread_create(&t, NULL, race_writer, &r)) {
+		ok(0, "race: writer thread");
+		return;
+	}
+	for (i = 0; i < 200; i++) {
+		rc = xchg(getpid(), a, b);
+		rc_ok += !rc;
+		rc_bad += rc && rc != -EBUSY;
+	}
+	r.stop = 1;
+	pthread_join(t, NULL);
+	ok(rc_ok > 0 && !rc_bad,
+	   "race: 200 exchanges under a writer thread: %d succeed, the others EBUSY",
+	   rc_ok);
+	ok(r.writes > 0 && !r.bad,
+	   "race: none of %ld writes lost or misplaced (%ld bad words)",
+	   r.writes, r.bad);
+}
+
+/*
+ * Exchanges racing with a writer, with fork() (which copies migration
+ * entries) and with mprotect() splitting a THP's PMD mapping: static data
+ * must stay intact in the parent and in every child, and no write may be
+ * lost.
+ */
+struct chaos {
+	char *x;		/* THP whose PMD the toggler splits */
+	volatile int stop;
+	long toggles;
+};
+
+static void *chaos_toggler(void *arg)
+{
+	struct chaos *ch = arg;
+
+	while (!ch->stop) {
+		mprotect(ch->x + PAGE, PAGE, PROT_READ);
+		mprotect(ch->x + PAGE, PAGE, PROT_READ | PROT_WRITE);
+		ch->toggles++;
+	}
+	return NULL;
+}
+
+static void test_chaos(void)
+{
+	int i, n, rc, rc_ok = 0, rc_bad = 0, kids = 0, kids_bad = 0, status;
+	struct racer r = { 0 };
+	struct chaos ch = { 0 };
+	char buf[128], *a, *b, *x, *y, *w0, *w1;
+	pthread_t tw, tt;
+	pid_t kid;
+
+	two_pages(&a, &b, 121, 122);
+	two_pages(&w0, &w1, 0, 0);
+	memset(w0, 0, PAGE);
+	memset(w1, 0, PAGE);
+	x = map_thp(2);
+	y = x + HPAGE;
+	if (mbind_node(x, HPAGE, 1) || mbind_node(y, HPAGE, 0))
+		perror("xchgtest: mbind");
+	fill(x, HPAGE, 123);
+	fill(y, HPAGE, 124);
+	r.page[0] = (uint64_t *)w0;
+	r.page[1] = (uint64_t *)w1;
+	ch.x = x;
+	if (pthread_create(&tw, NULL, race_writer, &r)) {
+		ok(0, "chaos: writer thread");
+		return;
+	}
+	if (pthread_create(&tt, NULL, chaos_toggler, &ch)) {
+		r.stop = 1;
+		pthread_join(tw, NULL);
+		ok(0, "chaos: mprotect thread");
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%d %lx %lx %lx %lx %lx %lx",
+		     (int)getpid(), (unsigned long)a, (unsigned long)b,
+		     (unsigned long)x, (unsigned long)y, (unsigned long)w0,
+		     (unsigned long)w1);
+	for (i = 0; i < 100; i++) {
+		rc = pair_write(buf, n);
+		rc_ok += !rc;
+		rc_bad += rc && rc != -EBUSY;
+		if (i % 10 != 5)
+			continue;
+		kid = fork();
+		if (!kid)
+			_exit(!(check(a, PAGE, 121) && check(b, PAGE, 122) &&
+				check(x, HPAGE, 123) && check(y, HPAGE, 124)));
+		kids++;
+		if (kid < 0 || waitpid(kid, &status, 0) != kid ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			kids_bad++;
+	}
+	ch.stop = 1;
+	r.stop = 1;
+	pthread_join(tt, NULL);
+	pthread_join(tw, NULL);
+	ok(rc_ok > 0 && !rc_bad,
+	   "chaos: 100 batches of 3 pairs (4 KiB, THP, written 4 KiB) amid fork and mprotect: %d succeed, the others EBUSY",
+	   rc_ok);
+	ok(check(a, PAGE, 121) && check(b, PAGE, 122) &&
+	   check(x, HPAGE, 123) && check(y, HPAGE, 124),
+	   "chaos: static 4 KiB pages and THPs intact (%ld mprotect toggles)",
+	   ch.toggles);
+	ok(kids == 10 && !kids_bad,
+	   "chaos: %d forked children see the same data (%d bad)", kids,
+	   kids_bad);
+	ok(r.writes > 0 && !r.bad,
+	   "chaos: none of %ld writes lost or misplaced (%ld bad words)",
+	   r.writes, r.bad);
+}
+
+static void test_input(void)
+{
+	static const int want[C_NR] = { 0, 0, 0, 0, 0, 0, 0 };
+	char buf[400], *a, *b, *untouched, *x;
+	struct counters c;
+	pid_t me = getpid();
+	int rc;
+
+	two_pages(&a, &b, 91, 92);
+	untouched = map_anon(PAGE);
+	counters_read(&c);
+#define BAD(s, err, what) do {						\
+		rc = pair_write(s, strlen(s));				\
+		ok(rc == (err), "input: %s: %s (%s)", what,		\
+		   errname(err), errname(rc));				\
+	} while (0)
+	BAD("garbage", -EINVAL, "not a pid");
+	snprintf(buf, sizeof(buf), "%d", me);
+	BAD(buf, -EINVAL, "no addresses");
+	snprintf(buf, sizeof(buf), "%d %lx", me, (unsigned long)a);
+	BAD(buf, -EINVAL, "one address");
+	snprintf(buf, sizeof(buf), "%d %lx %lx %lx", me, (unsigned long)a,
+		 (unsigned long)b, (unsigned long)a);
+	BAD(buf, -EINVAL, "odd number of addresses");
+	snprintf(buf, sizeof(buf), "%d %lx zz", me, (unsigned long)a);
+	BAD(buf, -EINVAL, "address not hex");
+	snprintf(buf, sizeof(buf), "0 %lx %lx", (unsigned long)a,
+		 (unsigned long)b);
+	BAD(buf, -EINVAL, "pid 0");
+	snprintf(buf, sizeof(buf), "-1 %lx %lx", (unsigned long)a,
+		 (unsigned long)b);
+	BAD(buf, -EINVAL, "negative pid");
+	memset(buf, '1', 300);
+	buf[300] = '\0';
+	BAD(buf, -EINVAL, "300 bytes");
+	snprintf(buf, sizeof(buf), "99999999 %lx %lx", (unsigned long)a,
+		 (unsigned long)b);
+	BAD(buf, -ESRCH, "no such process");
+	snprintf(buf, sizeof(buf), "%d 1000 %lx", me, (unsigned long)b);
+	BAD(buf, -EFAULT, "address outside any mapping");
+	snprintf(buf, sizeof(buf), "%d %lx %lx", me,
+		 (unsigned long)untouched, (unsigned long)b);
+	BAD(buf, -ENOENT, "page never touched");
+	snprintf(buf, sizeof(buf), "%d %lx %lx", me, (unsigned long)a,
+		 (unsigned long)a + 8);
+	BAD(buf, -EINVAL, "the same page twice");
+	x = map_thp(1);
+	fill(x, HPAGE, 93);
+	if (anon_huge_kb(x) == 2048) {
+		snprintf(buf, sizeof(buf), "%d %lx %lx", me, (unsigned long)x,
+			 (unsigned long)x + HPAGE / 2);
+		BAD(buf, -EINVAL, "two pages of the same THP");
+	} else {
+		skip("input: two pages of the same THP", "no THP allocated");
+	}
+#undef BAD
+	ok(check(a, PAGE, 91) && check(b, PAGE, 92),
+	   "input: nothing was exchanged");
+	ok(counters_moved(&c, want), "input: no exchange_* counter moved");
+	snprintf(buf, sizeof(buf), "%d\t0x%lx  0x%lx\n", me, (unsigned long)a,
+		 (unsigned long)b);
+	rc = pair_write(buf, strlen(buf));
+	ok(!rc && node_of(0, a, PAGE) == 0,
+	   "input: tabs, double blanks, 0x prefixes and a newline are accepted (%s)",
+	   errname(rc));
+}
+
+int main(int argc, char **argv)
+{
+	char *x = NULL;
+	int have_thp;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: xchgtest   (prints TAP)\n");
+		return 2;
+	}
+	if (access(PAIR_PATH, W_OK)) {
+		printf("1..0 # SKIP %s: %s\n", PAIR_PATH, strerror(errno));
+		return 1;
+	}
+	test_basic();
+	test_batch();
+	test_fork();
+	test_thp(&x, &have_thp);
+	test_order(x, have_thp);
+	test_pinned();
+	test_file();
+	test_foll_pin();
+	test_kinds();
+	test_race();
+	test_chaos();
+	test_input();
+	printf("1..%d\n", tap_n);
+	return tap_failed ? 1 : 0;
+}

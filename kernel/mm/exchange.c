@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Folio exchange: swap the contents and the mappings of two anonymous folios
+ * of the same order, typically a hot folio on a slow memory node and a cold
+ * folio on a fast one, without needing free memory on either node.
+ *
+ * Each pair goes through the steps of a migration, done for both folios at
+ * once: both are locked and unmapped to migration entries; after one TLB
+ * flush for the whole batch, the reference counts of both are frozen, the
+ * contents are swapped through a bounce page, the metadata that belongs to
+ * the contents (anon_vma and index, dirty and LRU-age flags, memcg, NUMA
+ * information) is swapped, and the migration entries of each folio are
+ * replaced by mappings of the other.  Everything that belongs to the
+ * physical memory (node, zone, page owner, waiters) stays where it is.
+ *
+ * Statistics need no extra care: unmapping and remapping go through the
+ * rmap functions, which account NR_ANON_MAPPED and NR_ANON_THPS to the node
+ * and memcg of the folio at that time, and each folio is put back on the
+ * LRU of its own node by the caller.
+ */
+
+#include <linux/debugfs.h>
+#include <linux/exchange.h>
+#include <linux/highmem.h>
+#include <linux/huge_mm.h>
+#include <linux/memory-tiers.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mm_inline.h>
+#include <linux/page_idle.h>
+#include <linux/pagewalk.h>
+#include <linux/ptrace.h>
+#include <linux/rmap.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/sysctl.h>
+#include <linux/sched/task.h>
+#include <linux/swap.h>
+#include <linux/vmstat.h>
+
+#include "internal.h"
+
+static void exchange_count(int err, unsigned int nr)
+{
+	enum vm_event_item item;
+
+	switch (err) {
+	case 0:
+		item = EXCHANGE_SUCCESS;
+		break;
+	case -EXDEV:
+		item = EXCHANGE_FAIL_ORDER;
+		break;
+	case -ENOMEM:
+		item = EXCHANGE_FAIL_NOMEM;
+		break;
+	case -EBUSY:
+		item = EXCHANGE_FAIL_BUSY;
+		break;
+	default:
+		item = EXCHANGE_FAIL_TYPE;
+		break;
+	}
+	count_vm_events(item, nr);
+}
+
+/*
+ * Whether @folio is of a kind that can be exchanged: -EOPNOTSUPP for the
+ * kinds we refuse, -EBUSY for transient states, 0 otherwise.  The folio is
+ * locked, so none of this changes under us except the reference count.
+ */
+static int exchange_check(struct folio *folio)
+{
+	if (folio_test_hugetlb(folio) || folio_is_zone_device(folio) ||
+	    !folio_test_anon(folio) || folio_test_ksm(folio))
+		return -EOPNOTSUPP;
+	/* Swap cache, lazyfree, mlock and poison each need work we do not do. */
+	if (folio_test_swapcache(folio) || !folio_test_swapbacked(folio) ||
+	    folio_test_mlocked(folio) || folio_test_unevictable(folio) ||
+	    folio_test_private(folio) || folio_test_hwpoison(folio) ||
+	    (folio_test_large(folio) && folio_test_has_hwpoisoned(folio)))
+		return -EOPNOTSUPP;
+	/* A PMD mapping cannot become a migration entry here. */
+	if (folio_test_pmd_mappable(folio) && !thp_migration_supported())
+		return -EOPNOTSUPP;
+	/* The caller must have isolated it. */
+	if (WARN_ON_ONCE(folio_test_lru(folio)))
+		return -EOPNOTSUPP;
+	if (folio_test_writeback(folio) || folio_maybe_dma_pinned(folio) ||
+	    !folio_mapped(folio))
+		return -EBUSY;
+	/* Mappings plus our isolation reference, and nobody else. */
+	if (folio_ref_count(folio) != folio_expected_ref_count(folio) + 1)
+		return -EBUSY;
+	return 0;
+}
+
+/*
+ * Lock both folios, check them and unmap them to migration entries; the TLB
+ * flush is left to the caller (TTU_BATCH_FLUSH).  @may_sleep: we hold no
+ * other folio lock, so we may wait for the first one.
+ */
+static int exchange_unmap(struct folio_exchange *x, bool may_sleep)
+{
+	struct folio *a = x->a, *b = x->b;
+	int err, err_b;
+
+	if (!a || !b || a == b)
+		return -EINVAL;
+	if (may_sleep)
+		folio_lock(a);
+	else if (!folio_trylock(a))
+		return -EBUSY;
+	if (!folio_trylock(b)) {
+		folio_unlock(a);
+		return -EBUSY;
+	}
+
+	/* Permanent reasons first: a kind we refuse, then different orders. */
+	err = exchange_check(a);
+	err_b = exchange_check(b);
+	if (err != -EOPNOTSUPP && err_b == -EOPNOTSUPP)
+		err = err_b;
+	else if (err != -EOPNOTSUPP && folio_order(a) != folio_order(b))
+		err = -EXDEV;
+	else if (!err)
+		err = err_b;
+	if (err)
+		goto unlock;
+
+	/*
+	 * Keep both anon_vmas alive while the folios are unmapped, as
+	 * migration does.  None means the folio was unmapped meanwhile.
+	 */
+	x->anon_vma_a = folio_get_anon_vma(a);
+	x->anon_vma_b = folio_get_anon_vma(b);
+	if (!x->anon_vma_a || !x->anon_vma_b) {
+		err = -EBUSY;
+		goto put;
+	}
+
+	try_to_migrate(a, TTU_BATCH_FLUSH);
+	try_to_migrate(b, TTU_BATCH_FLUSH);
+	x->unmapped = true;
+	return 0;
+
+put:
+	if (x->anon_vma_a)
+		put_anon_vma(x->anon_vma_a);
+	if (x->anon_vma_b)
+		put_anon_vma(x->anon_vma_b);
+	x->anon_vma_a = NULL;
+	x->anon_vma_b = NULL;
+unlock:
+	folio_unlock(b);
+	folio_unlock(a);
+	return err;
+}
+
+static void exchange_contents(struct folio *a, struct folio *b,
+			      struct page *bounce)
+{
+	long i, nr = folio_nr_pages(a);
+
+	for (i = 0; i < nr; i++) {
+		struct page *pa = folio_page(a, i), *pb = folio_page(b, i);
+
+		copy_highpage(bounce, pa);
+		copy_highpage(pa, pb);
+		copy_highpage(pb, bounce);
+		if (i + 1 < nr)
+			cond_resched();
+	}
+	flush_dcache_folio(a);
+	flush_dcache_folio(b);
+}
+
+/* Head page flags that describe the contents: dirty and LRU age. */
+static const int exchange_flags[] = {
+	PG_dirty, PG_referenced, PG_active, PG_workingset,
+};
+
+/*
+ * Swap what belongs to the contents rather than to the memory.  Both folios
+ * are locked, unmapped and frozen.  The flags are swapped with atomic bit
+ * operations because others may still set PG_waiters in the same word.
+ */
+static void exchange_metadata(struct folio *a, struct folio *b)
+{
+	struct address_space *mapping = a->mapping;
+	pgoff_t index = a->index;
+	int cpupid_a, cpupid_b;
+	unsigned int f;
+	long i;
+
+	WRITE_ONCE(a->mapping, b->mapping);
+	a->index = b->index;
+	WRITE_ONCE(b->mapping, mapping);
+	b->index = index;
+
+	for (f = 0; f < ARRAY_SIZE(exchange_flags); f++) {
+		int bit = exchange_flags[f];
+
+		/* Toggle both where they differ: swaps the bit. */
+		if (test_bit(bit, &a->flags) != test_bit(bit, &b->flags)) {
+			change_bit(bit, &a->flags);
+			change_bit(bit, &b->flags);
+		}
+	}
+	/* Page idle tracking, in page flags or in page_ext. */
+	if (folio_test_young(a) != folio_test_young(b)) {
+		if (folio_test_clear_young(a))
+			folio_set_young(b);
+		else if (folio_test_clear_young(b))
+			folio_set_young(a);
+	}
+	if (folio_test_idle(a) != folio_test_idle(b)) {
+		if (folio_test_idle(a)) {
+			folio_clear_idle(a);
+			folio_set_idle(b);
+		} else {
+			folio_set_idle(a);
+			folio_clear_idle(b);
+		}
+	}
+	/*
+	 * PG_anon_exclusive travels in the migration entries of the mapped
+	 * pages; swap what is left on unmapped subpages along with them.
+	 */
+	for (i = 0; i < folio_nr_pages(a); i++) {
+		struct page *pa = folio_page(a, i), *pb = folio_page(b, i);
+		bool excl = PageAnonExclusive(pa);
+
+		if (excl == PageAnonExclusive(pb))
+			continue;
+		if (excl) {
+			ClearPageAnonExclusive(pa);
+			SetPageAnonExclusive(pb);
+		} else {
+			SetPageAnonExclusive(pa);
+			ClearPageAnonExclusive(pb);
+		}
+	}
+
+	/*
+	 * NUMA balancing state; in memory tiering mode it records an access
+	 * time on slow nodes only, so reset it across tiers as migration does.
+	 */
+	cpupid_a = folio_xchg_last_cpupid(a, -1);
+	cpupid_b = folio_xchg_last_cpupid(b, -1);
+	if (!(sysctl_numa_balancing_mode & NUMA_BALANCING_MEMORY_TIERING) ||
+	    node_is_toptier(folio_nid(a)) == node_is_toptier(folio_nid(b))) {
+		folio_xchg_last_cpupid(a, cpupid_b);
+		folio_xchg_last_cpupid(b, cpupid_a);
+	}
+
+#ifdef CONFIG_MEMCG
+	/*
+	 * Each folio keeps its charge and its css reference, swapped with
+	 * the contents; both are the same size, so the counters of both
+	 * memcgs stay right.  The per-node statistics follow in the rmap and
+	 * LRU functions, which look at the memcg of the folio at the time.
+	 */
+	swap(a->memcg_data, b->memcg_data);
+#endif
+}
+
+/*
+ * Whether a large folio is on the deferred split queue, and how.  It is
+ * unmapped and locked, so nobody can queue it now; the split shrinker can
+ * still take it off, which folio_unqueue_deferred_split() rechecks under
+ * the queue lock, as migration does.
+ */
+static void exchange_deferred(struct folio *folio, bool *queued,
+			      bool *partially)
+{
+	*queued = folio_order(folio) > 1 && folio_test_large_rmappable(folio) &&
+		  /* see above */
+		  !data_race(list_empty(&folio->_deferred_list));
+	*partially = *queued && folio_test_partially_mapped(folio);
+}
+
+/*
+ * Second half of one pair, after the batch's TLB flush: exchange the folios,
+ * or restore their mappings.  Unlocks both folios.
+ */
+static int exchange_move(struct folio_exchange *x, struct page *bounce)
+{
+	struct folio *a = x->a, *b = x->b;
+	bool queued_a, partially_a, queued_b, partially_b;
+	int err = -EBUSY;
+
+	/*
+	 * Still mapped: a racing fork or GUP kept a mapping (such as an
+	 * exclusive anon page that became pinned).  Extra references: GUP,
+	 * a pipe, a racing lookup.  Refuse both alike.
+	 */
+	if (folio_mapped(a) || folio_mapped(b))
+		goto restore;
+
+	exchange_deferred(a, &queued_a, &partially_a);
+	exchange_deferred(b, &queued_b, &partially_b);
+
+	/*
+	 * Only our isolation references remain; freeze them so that no new
+	 * reference (a PFN walker, GUP-fast racing with the unmap) can see a
+	 * folio whose contents change under it.
+	 */
+	if (!folio_ref_freeze(a, 1))
+		goto restore;
+	if (!folio_ref_freeze(b, 1)) {
+		folio_ref_unfreeze(a, 1);
+		goto restore;
+	}
+
+	/* Off the deferred split queue while frozen and memcg still set. */
+	if (queued_a)
+		folio_unqueue_deferred_split(a);
+	if (queued_b)
+		folio_unqueue_deferred_split(b);
+
+	exchange_contents(a, b, bounce);
+	exchange_metadata(a, b);
+
+	folio_ref_unfreeze(b, 1);
+	folio_ref_unfreeze(a, 1);
+
+	/* a's old mappings now map b, and b's map a. */
+	remove_migration_ptes(a, b, 0);
+	remove_migration_ptes(b, a, 0);
+
+	/* Requeue each folio as the contents it now holds were queued. */
+	if (queued_a)
+		deferred_split_folio(b, partially_a);
+	if (queued_b)
+		deferred_split_folio(a, partially_b);
+	err = 0;
+	goto out;
+
+restore:
+	remove_migration_ptes(a, a, 0);
+	remove_migration_ptes(b, b, 0);
+out:
+	folio_unlock(b);
+	folio_unlock(a);
+	put_anon_vma(x->anon_vma_a);
+	put_anon_vma(x->anon_vma_b);
+	x->anon_vma_a = NULL;
+	x->anon_vma_b = NULL;
+	x->unmapped = false;
+	return err;
+}
+
+/**
+ * exchange_folios - exchange the contents and mappings of pairs of folios
+ * @pairs: the pairs; exchange_folios() sets the err member of each
+ * @nr: number of pairs
+ *
+ * For each pair, swap the contents of the two folios and make every page
+ * table entry that mapped one of them map the other, so that each virtual
+ * page keeps its data while the data of the two folios trade their physical
+ * places (and nodes).  No free memory is needed besides one bounce page per
+ * call.  The folios of all pairs are unmapped before one TLB flush for the
+ * whole batch, then exchanged one pair after the other.
+ *
+ * Both folios of a pair must be anonymous, not KSM, not in the swap cache,
+ * not lazyfree, not mlocked, and of the same order; large folios (THP,
+ * mTHP) are exchanged whole, mapped by PMD or by PTEs.  The caller must
+ * have isolated every folio from the LRU (folio_isolate_lru(), with
+ * NR_ISOLATED_* accounted as for migrate_pages()) and hold no reference to
+ * it besides that isolation reference; the folios stay isolated, and the
+ * caller puts them back, for example with putback_movable_pages().  The
+ * caller must not hold any folio lock, nor mmap_lock if the folios may be
+ * mapped by its own mm in ways it could fault on.  May sleep.
+ *
+ * Nothing is retried: each pair is tried once and its err member tells
+ * what happened, counted in /proc/vmstat as exchange_*:
+ * 0 (exchange_success), -EBUSY when a folio is locked, pinned, referenced
+ * from elsewhere, under writeback or no longer mapped (exchange_fail_busy),
+ * -EOPNOTSUPP or -EINVAL for a folio of a kind that cannot be exchanged
+ * (exchange_fail_type), -EXDEV for folios of different orders
+ * (exchange_fail_order), -ENOMEM when the bounce page cannot be allocated
+ * (exchange_fail_nomem, for every pair).  A batch that unmapped anything
+ * counts one exchange_tlb_flush.
+ *
+ * Return: the number of pairs exchanged.
+ */
+int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
+{
+	struct page *bounce;
+	bool locked = false;
+	unsigned int i;
+	int done = 0;
+
+	might_sleep();
+	if (!nr)
+		return 0;
+	/* Refusing is better than reclaiming hard or OOM-killing for it. */
+	bounce = alloc_page(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
+	if (!bounce) {
+		for (i = 0; i < nr; i++)
+			pairs[i].err = -ENOMEM;
+		exchange_count(-ENOMEM, nr);
+		return 0;
+	}
+
+	for (i = 0; i < nr; i++) {
+		struct folio_exchange *x = &pairs[i];
+
+		x->unmapped = false;
+		x->anon_vma_a = NULL;
+		x->anon_vma_b = NULL;
+		x->err = exchange_unmap(x, !locked);
+		if (!x->err)
+			locked = true;
+		else
+			exchange_count(x->err, 1);
+	}
+	if (!locked)
+		goto out;
+
+	/* One TLB flush for every mapping the batch has cleared. */
+	try_to_unmap_flush();
+	count_vm_event(EXCHANGE_TLB_FLUSH);
+
+	for (i = 0; i < nr; i++) {
+		struct folio_exchange *x = &pairs[i];
+
+		if (!x->unmapped)
+			continue;
+		x->err = exchange_move(x, bounce);
+		exchange_count(x->err, 1);
+		if (!x->err)
+			done++;
+	}
+out:
+	__free_page(bounce);
+	return done;
+}
+
+#ifdef CONFIG_FOLIO_EXCHANGE_DEBUGFS
+/*
+ * /sys/kernel/debug/exchange/pair, for tests: write "PID ADDR_A ADDR_B"
+ * (addresses in hex, more pairs may follow) to exchange the folios that map
+ * those user addresses of process PID.  The write fails with the errno of
+ * the first pair that was refused (see exchange_folios()), or with EINVAL
+ * for malformed input, ESRCH for no such process, EFAULT for an address
+ * outside any VMA and ENOENT for one with no page present.
+ */
+#define EXCHANGE_DEBUGFS_PAIRS	8
+
+static int exchange_debugfs_parse(char *buf, pid_t *pid, unsigned long *addr,
+				  unsigned int *nr)
+{
+	unsigned int n = 0;
+	char *tok;
+	int ret;
+
+	tok = strsep(&buf, " \t");
+	if (!tok || kstrtoint(tok, 10, pid) || *pid <= 0)
+		return -EINVAL;
+	while ((tok = strsep(&buf, " \t"))) {
+		if (!*tok)
+			continue;	/* several blanks in a row */
+		if (n == 2 * EXCHANGE_DEBUGFS_PAIRS)
+			return -EINVAL;
+		ret = kstrtoul(tok, 16, &addr[n]);
+		if (ret)
+			return -EINVAL;
+		n++;
+	}
+	if (!n || n % 2)
+		return -EINVAL;
+	*nr = n / 2;
+	return 0;
+}
+
+/*
+ * Isolate the folio mapping @addr onto @list and store it in @folios[@i];
+ * mmap_lock is held.
+ */
+static int exchange_debugfs_isolate(struct mm_struct *mm, unsigned long addr,
+				    struct list_head *list,
+				    struct folio **folios, unsigned int i)
+{
+	struct vm_area_struct *vma;
+	struct folio_walk fw;
+	struct folio *folio;
+	unsigned int j;
+	int err = 0;
+
+	addr = untagged_addr_remote(mm, addr);
+	vma = vma_lookup(mm, addr);
+	if (!vma)
+		return -EFAULT;
+	folio = folio_walk_start(&fw, vma, addr, 0);
+	if (!folio)
+		return -ENOENT;
+	for (j = 0; j < i; j++)
+		if (folios[j] == folio)
+			err = -EINVAL;	/* the same folio twice */
+	if (err)
+		goto out;
+	if (folio_is_zone_device(folio) || folio_test_hugetlb(folio) ||
+	    __folio_test_movable(folio)) {
+		/* Not on an LRU: refuse it here, as exchange_folios() would. */
+		err = -EOPNOTSUPP;
+		exchange_count(err, 1);
+	} else if (!folio_isolate_lru(folio)) {
+		/* Isolated by someone else, or being freed. */
+		err = -EBUSY;
+		exchange_count(err, 1);
+	} else {
+		list_add_tail(&folio->lru, list);
+		node_stat_mod_folio(folio, NR_ISOLATED_ANON +
+				    folio_is_file_lru(folio),
+				    folio_nr_pages(folio));
+		folios[i] = folio;
+	}
+out:
+	folio_walk_end(&fw, vma);
+	return err;
+}
+
+static ssize_t exchange_debugfs_write(struct file *file,
+				      const char __user *ubuf, size_t len,
+				      loff_t *ppos)
+{
+	struct folio_exchange x[EXCHANGE_DEBUGFS_PAIRS] = {};
+	unsigned long addr[2 * EXCHANGE_DEBUGFS_PAIRS];
+	struct folio *folio[2 * EXCHANGE_DEBUGFS_PAIRS];
+	struct task_struct *task;
+	struct mm_struct *mm;
+	unsigned int nr, i;
+	LIST_HEAD(isolated);
+	char buf[256];
+	pid_t pid;
+	int err;
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	err = exchange_debugfs_parse(buf, &pid, addr, &nr);
+	if (err)
+		return err;
+
+	task = find_get_task_by_vpid(pid);
+	if (!task)
+		return -ESRCH;
+	mm = mm_access(task, PTRACE_MODE_ATTACH_REALCREDS);
+	put_task_struct(task);
+	if (IS_ERR_OR_NULL(mm))
+		return mm ? PTR_ERR(mm) : -EINVAL;
+
+	/* Folios in per-CPU LRU batches are not on the LRU yet. */
+	lru_add_drain_all();
+	mmap_read_lock(mm);
+	for (i = 0; i < 2 * nr && !err; i++)
+		err = exchange_debugfs_isolate(mm, addr[i], &isolated, folio, i);
+	mmap_read_unlock(mm);
+
+	if (!err) {
+		for (i = 0; i < nr; i++) {
+			x[i].a = folio[2 * i];
+			x[i].b = folio[2 * i + 1];
+		}
+		exchange_folios(x, nr);
+		for (i = 0; i < nr && !err; i++)
+			err = x[i].err;
+	}
+	putback_movable_pages(&isolated);
+	mmput(mm);
+	return err ? err : len;
+}
+
+static const struct file_operations exchange_debugfs_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = exchange_debugfs_write,
+	.llseek = noop_llseek,
+};
+
+static int __init exchange_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("exchange", NULL);
+
+	debugfs_create_file("pair", 0200, dir, NULL, &exchange_debugfs_fops);
+	return 0;
+}
+late_initcall(exchange_debugfs_init);
+#endif /* CONFIG_FOLIO_EXCHANGE_DEBUGFS */
