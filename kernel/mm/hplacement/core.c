@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HPlacement: the placement daemon.
+ *
+ * khplacement wakes up every interval, finds every process with an mm,
+ * keeps one space (range.c) per mm in step with its anonymous mappings,
+ * samples accesses into the ranges, ends the interval of each space and
+ * feeds the time it took per stage to the CPU budget controller
+ * (budget.c), whose work scale sizes the next interval's sampling.
+ *
+ * The abit source samples accessed bits: for each range, a few small
+ * windows of pages around pseudo-random addresses have the accessed bit
+ * of their page table entries tested and cleared; a young page is a
+ * sample, on FMEM when its node is in the top memory tier.
+ */
+
+#include <linux/freezer.h>
+#include <linux/hashtable.h>
+#include <linux/kthread.h>
+#include <linux/memory-tiers.h>
+#include <linux/mm.h>
+#include <linux/pagewalk.h>
+#include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
+#include <linux/slab.h>
+#include <linux/vmstat.h>
+#include <linux/wait.h>
+
+#include "core.h"
+
+/* Pages sampled per range and interval at the nominal work scale. */
+#define HPL_ABIT_WINDOWS	8
+/* Pages per sampled window, a power of two. */
+#define HPL_ABIT_WINDOW_PAGES	4
+#define HPL_ABIT_BATCH		64
+
+#define HPL_HASH_BITS		8
+
+/* Serialises writes of hpl_config. */
+DEFINE_MUTEX(hpl_lock);
+struct hpl_config hpl_config;
+struct hpl_stats hpl_stats;
+
+static DECLARE_WAIT_QUEUE_HEAD(hpl_wait);
+static struct task_struct *hpl_thread;
+static DEFINE_HASHTABLE(hpl_mms, HPL_HASH_BITS);
+static struct hpl_budget hpl_budget;
+static u64 hpl_next_id;
+static u64 hpl_gen;
+
+/**
+ * struct hpl_mm - the space of one mm
+ * @node: in hpl_mms, hashed by @mm
+ * @mm: held with mmgrab()
+ * @gen: last interval the mm was found in a process
+ * @space: its ranges
+ */
+struct hpl_mm {
+	struct hlist_node node;
+	struct mm_struct *mm;
+	u64 gen;
+	struct hpl_space space;
+};
+
+struct hpl_abit {
+	struct hpl_space *space;
+	struct hpl_sample samples[HPL_ABIT_BATCH];
+	unsigned int nr;
+	unsigned long nr_fmem;
+	unsigned long nr_smem;
+	unsigned long nr_dropped;
+};
+
+void hpl_wake(void)
+{
+	wake_up_interruptible(&hpl_wait);
+}
+
+static void hpl_abit_flush(struct hpl_abit *ab)
+{
+	if (!ab->nr)
+		return;
+	ab->nr_dropped += hpl_space_record_batch(ab->space, ab->samples, ab->nr);
+	ab->nr = 0;
+}
+
+static void hpl_abit_add(struct hpl_abit *ab, unsigned long addr,
+			 struct page *page)
+{
+	bool fmem = node_is_toptier(page_to_nid(page));
+
+	if (ab->nr == HPL_ABIT_BATCH)
+		return;
+	ab->samples[ab->nr].addr = addr;
+	ab->samples[ab->nr].fmem = fmem;
+	ab->nr++;
+	if (fmem)
+		ab->nr_fmem++;
+	else
+		ab->nr_smem++;
+}
+
+static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
+			struct mm_walk *walk)
+{
+	struct hpl_abit *ab = walk->private;
+	pte_t *pte, *start_pte;
+	spinlock_t *ptl;	/* page table lock */
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	if (ptl) {
+		pmd_t val = pmdp_get(pmd);
+
+		if (pmd_present(val) && pmd_trans_huge(val) &&
+		    !is_huge_zero_pmd(val) &&
+		    pmdp_test_and_clear_young(walk->vma, addr, pmd))
+			hpl_abit_add(ab, addr, pmd_page(val));
+		spin_unlock(ptl);
+		return 0;
+	}
+#endif
+	start_pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!start_pte)
+		return 0;
+	for (pte = start_pte; addr < next; pte++, addr += PAGE_SIZE) {
+		pte_t ptent = ptep_get(pte);
+		struct page *page;
+
+		if (!pte_present(ptent) || !pte_young(ptent))
+			continue;
+		page = vm_normal_page(walk->vma, addr, ptent);
+		if (!page)
+			continue;
+		if (ptep_test_and_clear_young(walk->vma, addr, pte))
+			hpl_abit_add(ab, addr, page);
+	}
+	pte_unmap_unlock(start_pte, ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops hpl_abit_ops = {
+	.pmd_entry = hpl_abit_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/* Sample the ranges of @hm; mmap_lock held for reading. */
+static void hpl_abit_sample(struct hpl_mm *hm, u32 scale,
+			    struct hpl_rank_entry *ranges, unsigned int nr)
+{
+	unsigned long windows = hpl_scale_amount(scale, HPL_ABIT_WINDOWS);
+	struct hpl_abit ab = { .space = &hm->space };
+	unsigned long i, w, npages, start, end;
+
+	for (i = 0; i < nr; i++) {
+		npages = (ranges[i].end - ranges[i].start) >> PAGE_SHIFT;
+		for (w = 0; w < windows; w++) {
+			start = ranges[i].start +
+				((unsigned long)get_random_u32_below(npages) <<
+				 PAGE_SHIFT);
+			start = ALIGN_DOWN(start,
+					   HPL_ABIT_WINDOW_PAGES * PAGE_SIZE);
+			start = max(start, ranges[i].start);
+			end = min(start + HPL_ABIT_WINDOW_PAGES * PAGE_SIZE,
+				  ranges[i].end);
+			walk_page_range(hm->mm, start, end, &hpl_abit_ops, &ab);
+			hpl_abit_flush(&ab);
+		}
+		cond_resched();
+	}
+	count_vm_events(HPL_SAMPLES_FMEM, ab.nr_fmem);
+	count_vm_events(HPL_SAMPLES_SMEM, ab.nr_smem);
+	count_vm_events(HPL_SAMPLES_DROPPED, ab.nr_dropped);
+}
+
+static bool hpl_vma_wanted(struct vm_area_struct *vma)
+{
+	return vma_is_anonymous(vma) &&
+	       !(vma->vm_flags & (VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP | VM_IO));
+}
+
+/* The anonymous areas of @mm, sorted; mmap_lock held for reading. */
+static struct hpl_area *hpl_mm_areas(struct mm_struct *mm, unsigned int *nr)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	struct hpl_area *areas;
+	unsigned int n = 0;
+
+	areas = kvmalloc_array(max(mm->map_count, 1), sizeof(*areas),
+			       GFP_KERNEL);
+	if (!areas)
+		return NULL;
+	for_each_vma(vmi, vma) {
+		if (!hpl_vma_wanted(vma) || n == mm->map_count)
+			continue;
+		areas[n].start = vma->vm_start;
+		areas[n].end = vma->vm_end;
+		n++;
+	}
+	*nr = n;
+	return areas;
+}
+
+/*
+ * One interval of one space: sync, sample, end of interval.  Returns the
+ * ranges it has afterwards; adds the time per stage to @stage_ns.
+ */
+static unsigned int hpl_mm_interval(struct hpl_mm *hm,
+				    const struct hpl_params *p, u32 scale,
+				    u64 *stage_ns)
+{
+	struct hpl_interval_stats st = {};
+	struct hpl_rank_entry *ranges = NULL;
+	struct hpl_area *areas;
+	unsigned int nr = 0, nr_areas;
+	ktime_t t0 = ktime_get(), t1;
+
+	if (mmap_read_lock_killable(hm->mm))
+		return hm->space.nr_ranges;
+	areas = hpl_mm_areas(hm->mm, &nr_areas);
+	if (areas) {
+		hpl_space_sync(&hm->space, p, areas, nr_areas);
+		kvfree(areas);
+	}
+	if (hm->space.nr_ranges)
+		ranges = kvmalloc_array(hm->space.nr_ranges, sizeof(*ranges),
+					GFP_KERNEL);
+	if (ranges) {
+		nr = hpl_space_snapshot(&hm->space, ranges,
+					hm->space.nr_ranges);
+		hpl_abit_sample(hm, scale, ranges, nr);
+		kvfree(ranges);
+	}
+	mmap_read_unlock(hm->mm);
+	t1 = ktime_get();
+	stage_ns[HPL_STAGE_SAMPLE] += ktime_to_ns(ktime_sub(t1, t0));
+
+	hpl_space_end_interval(&hm->space, p, &st);
+	count_vm_events(HPL_SPLITS, st.nr_splits);
+	count_vm_events(HPL_MERGES, st.nr_merges);
+	stage_ns[HPL_STAGE_CLASSIFY] += ktime_to_ns(ktime_sub(ktime_get(), t1));
+	return st.nr_ranges;
+}
+
+static struct hpl_mm *hpl_mm_find(struct mm_struct *mm)
+{
+	struct hpl_mm *hm;
+
+	hash_for_each_possible(hpl_mms, hm, node, (unsigned long)mm)
+		if (hm->mm == mm)
+			return hm;
+	return NULL;
+}
+
+static struct hpl_mm *hpl_mm_get(struct mm_struct *mm)
+{
+	struct hpl_mm *hm = hpl_mm_find(mm);
+
+	if (hm)
+		return hm;
+	hm = kzalloc(sizeof(*hm), GFP_KERNEL);
+	if (!hm)
+		return NULL;
+	mmgrab(mm);
+	hm->mm = mm;
+	hpl_space_init(&hm->space, hpl_next_id++);
+	hash_add(hpl_mms, &hm->node, (unsigned long)mm);
+	return hm;
+}
+
+static void hpl_mm_free(struct hpl_mm *hm)
+{
+	hash_del(&hm->node);
+	hpl_space_destroy(&hm->space);
+	mmdrop(hm->mm);
+	kfree(hm);
+}
+
+static void hpl_free_all(void)
+{
+	struct hlist_node *tmp;
+	struct hpl_mm *hm;
+	int bkt;
+
+	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
+		hpl_mm_free(hm);
+	WRITE_ONCE(hpl_stats.nr_spaces, 0);
+	WRITE_ONCE(hpl_stats.nr_ranges, 0);
+}
+
+/* The mms of all user processes, each with a reference (mmget). */
+static struct mm_struct **hpl_collect_mms(unsigned int *nr)
+{
+	unsigned int max = nr_processes() + 16, n = 0;
+	struct task_struct *p, *t;
+	struct mm_struct **mms;
+	struct mm_struct *mm;
+
+	mms = kvmalloc_array(max, sizeof(*mms), GFP_KERNEL);
+	if (!mms)
+		return NULL;
+	rcu_read_lock();
+	for_each_process(p) {
+		if (p->flags & PF_KTHREAD)
+			continue;
+		if (n == max)
+			break;
+		/* The leader may have exited while other threads run. */
+		mm = NULL;
+		for_each_thread(p, t) {
+			mm = get_task_mm(t);
+			if (mm)
+				break;
+		}
+		if (mm)
+			mms[n++] = mm;
+	}
+	rcu_read_unlock();
+	*nr = n;
+	return mms;
+}
+
+static void hpl_interval(void)
+{
+	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0;
+	static ktime_t last;
+	struct hpl_budget_params bp;
+	struct hpl_mm **todo = NULL;
+	unsigned int nr_mms = 0, nr_todo = 0, i;
+	struct hpl_params p;
+	struct mm_struct **mms;
+	struct hlist_node *tmp;
+	struct hpl_mm *hm;
+	ktime_t now = ktime_get();
+	int bkt;
+
+	mutex_lock(&hpl_lock);
+	p = hpl_config.params;
+	bp = hpl_config.budget;
+	mutex_unlock(&hpl_lock);
+
+	hpl_gen++;
+	mms = hpl_collect_mms(&nr_mms);
+	if (mms)
+		todo = kvmalloc_array(max(nr_mms, 1), sizeof(*todo),
+				      GFP_KERNEL);
+	for (i = 0; i < nr_mms; i++) {
+		hm = todo ? hpl_mm_get(mms[i]) : NULL;
+		/* vfork children share their parent's mm: once only. */
+		if (hm && hm->gen != hpl_gen) {
+			hm->gen = hpl_gen;
+			todo[nr_todo++] = hm;
+		}
+	}
+	for (i = 0; i < nr_todo; i++) {
+		nr_ranges += hpl_mm_interval(todo[i], &p, hpl_budget.scale,
+					     stage_ns);
+		cond_resched();
+	}
+	for (i = 0; i < nr_mms; i++)
+		mmput(mms[i]);
+	kvfree(mms);
+	kvfree(todo);
+
+	/* Spaces whose mm is gone. */
+	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
+		if (hm->gen != hpl_gen || !atomic_read(&hm->mm->mm_users))
+			hpl_mm_free(hm);
+
+	count_vm_events(HPL_SAMPLE_NS, stage_ns[HPL_STAGE_SAMPLE]);
+	count_vm_events(HPL_CLASSIFY_NS, stage_ns[HPL_STAGE_CLASSIFY]);
+	count_vm_events(HPL_MIGRATE_NS, stage_ns[HPL_STAGE_MIGRATE]);
+	throttles = hpl_budget.nr_throttles;
+	hpl_budget_update(&hpl_budget, &bp, stage_ns,
+			  last ? ktime_to_ns(ktime_sub(now, last)) : 0);
+	count_vm_events(HPL_THROTTLES, hpl_budget.nr_throttles - throttles);
+	last = now;
+
+	WRITE_ONCE(hpl_stats.nr_spaces, nr_todo);
+	WRITE_ONCE(hpl_stats.nr_ranges, nr_ranges);
+	WRITE_ONCE(hpl_stats.scale, hpl_budget.scale);
+	WRITE_ONCE(hpl_stats.used_ppm, hpl_budget.used_ppm);
+	WRITE_ONCE(hpl_stats.nr_intervals, hpl_stats.nr_intervals + 1);
+}
+
+static int hpl_thread_fn(void *unused)
+{
+	unsigned int interval_ms;
+	bool enabled;
+
+	set_freezable();
+	while (!kthread_should_stop()) {
+		enabled = READ_ONCE(hpl_config.enabled);
+		if (enabled)
+			hpl_interval();
+		else
+			hpl_free_all();
+		interval_ms = READ_ONCE(hpl_config.interval_ms);
+		wait_event_freezable_timeout(hpl_wait,
+					     kthread_should_stop() ||
+					     READ_ONCE(hpl_config.enabled) != enabled,
+					     msecs_to_jiffies(interval_ms));
+	}
+	hpl_free_all();
+	return 0;
+}
+
+static int __init hpl_init(void)
+{
+	int ret;
+
+	hpl_params_init(&hpl_config.params);
+	hpl_budget_params_init(&hpl_config.budget);
+	hpl_budget_init(&hpl_budget, &hpl_config.budget);
+	hpl_config.interval_ms = HPL_INTERVAL_MS_DEFAULT;
+	hpl_config.source = HPL_SOURCE_AUTO;
+	hpl_stats.scale = hpl_budget.scale;
+
+	ret = hpl_sysfs_init();
+	if (ret)
+		return ret;
+	hpl_thread = kthread_run(hpl_thread_fn, NULL, "khplacement");
+	if (IS_ERR(hpl_thread)) {
+		pr_err("hplacement: cannot start khplacement: %ld\n",
+		       PTR_ERR(hpl_thread));
+		return PTR_ERR(hpl_thread);
+	}
+	return 0;
+}
+late_initcall(hpl_init);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * HPlacement: state shared by the daemon (core.c) and its sysfs
+ * interface (sysfs.c).
+ */
+#ifndef _MM_HPLACEMENT_CORE_H
+#define _MM_HPLACEMENT_CORE_H
+
+#include <linux/mutex.h>
+#include <linux/types.h>
+
+#include "internal.h"
+
+#define HPL_INTERVAL_MS_DEFAULT	1000
+#define HPL_INTERVAL_MS_MIN	10
+#define HPL_INTERVAL_MS_MAX	60000
+
+enum hpl_source {
+	HPL_SOURCE_AUTO,
+	HPL_SOURCE_ABIT,
+	HPL_SOURCE_PEBS,
+	HPL_SOURCE_IBS,
+	HPL_NR_SOURCES,
+};
+
+/**
+ * struct hpl_config - what sysfs sets, under hpl_lock
+ * @enabled: the daemon samples and classifies
+ * @source: enum hpl_source
+ * @interval_ms: interval length
+ * @headroom: bytes of FMEM kept free of the hot set
+ * @params: classification parameters
+ * @budget: CPU budget parameters
+ */
+struct hpl_config {
+	bool enabled;
+	enum hpl_source source;
+	unsigned int interval_ms;
+	u64 headroom;
+	struct hpl_params params;
+	struct hpl_budget_params budget;
+};
+
+/**
+ * struct hpl_stats - what the last interval left, for the stats file
+ * @nr_spaces: spaces (mms) classified
+ * @nr_ranges: their ranges
+ * @scale: work scale for the next interval
+ * @used_ppm: CPU time used, ppm of one CPU
+ * @nr_intervals: intervals since boot
+ */
+struct hpl_stats {
+	unsigned int nr_spaces;
+	u64 nr_ranges;
+	u32 scale;
+	u32 used_ppm;
+	u64 nr_intervals;
+};
+
+extern struct mutex hpl_lock;
+extern struct hpl_config hpl_config;
+extern struct hpl_stats hpl_stats;
+
+void hpl_wake(void);
+int hpl_sysfs_init(void);
+
+#endif /* _MM_HPLACEMENT_CORE_H */

@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: GPL-2.0
+"""HPlacement's daemon (CONFIG_HPLACEMENT) in a booted two-tier guest: the
+sysfs interface with its defaults and its validation, and the abit source
+at work on gups: samples, ranges, time per stage, and enabled=0 stopping it."""
+import json
+import re
+import time
+
+from ht.guest import Guest
+
+D = '/sys/kernel/mm/hplacement'
+DEFAULTS = {'enabled': '0', 'source': 'auto', 'budget': '10000',
+            'interval_ms': '1000', 'headroom': '0',
+            'min_range': str(2 << 20), 'max_range': str(256 << 20)}
+COUNTERS = ['hpl_samples_fmem', 'hpl_samples_smem', 'hpl_samples_dropped',
+            'hpl_splits', 'hpl_merges', 'hpl_throttles', 'hpl_sample_ns',
+            'hpl_classify_ns', 'hpl_migrate_ns', 'hpl_promotions',
+            'hpl_exchanges']
+# Writes that must fail, and change nothing.
+BAD_WRITES = [
+    ('enabled', '2'), ('enabled', 'yes'), ('enabled', '-1'),
+    ('source', 'nonsense'), ('source', 'abit pebs'),
+    ('budget', '0'), ('budget', '1000001'), ('budget', 'x'),
+    ('interval_ms', '0'), ('interval_ms', '9'), ('interval_ms', '60001'),
+    ('headroom', '1000'), ('headroom', '-4096'),
+    ('headroom', str(1 << 50)),
+    ('min_range', '3000'), ('min_range', '1024'), ('min_range', str(3 << 20)),
+    ('min_range', str(512 << 20)),
+    ('max_range', str(1 << 20)), ('max_range', str(3 << 20)),
+    ('max_range', str(2 << 40)), ('max_range', 'big'),
+]
+BAD_LOG = re.compile(r'BUG:|WARNING:|Oops|KASAN|UBSAN|kernel BUG|'
+                     r'possible circular locking|bad page|scheduling while atomic')
+
+
+def vmstat(g):
+    return {k: int(v) for k, v in re.findall(r'^(hpl_\w+) (\d+)$',
+                                             g.read('/proc/vmstat'), re.M)}
+
+
+def stats(g):
+    return {k: int(v) for k, v in re.findall(r'^(\w+) (\d+)$',
+                                             g.read(f'{D}/stats'), re.M)}
+
+
+def values(g):
+    return {f: g.read(f'{D}/{f}') for f in DEFAULTS}
+
+
+def run(t):
+    with Guest() as g:
+        v = vmstat(g)
+        t.ok(all(c in v for c in COUNTERS), '/proc/vmstat has the hpl_* counters',
+             [c for c in COUNTERS if c not in v])
+        names = g.out(f'ls {D}').split()
+        want = sorted(list(DEFAULTS) + ['stats'])
+        t.eq(sorted(names), want, f'{D} has the documented files')
+        t.eq(g.out(f'stat -c %a {D}/stats').strip(), '444', 'stats is read-only')
+        t.eq(values(g), DEFAULTS, 'defaults')
+        t.ok(g.out('ps -o comm 2>/dev/null || ps').find('khplacement') >= 0,
+             'the khplacement thread runs')
+
+        before = values(g)
+        bad = []
+        for f, val in BAD_WRITES:
+            rc, out = g.sh(f"printf '%s' '{val}' > {D}/{f}")
+            if rc == 0:
+                bad.append(f'{f} <- {val!r} succeeded')
+        t.ok(not bad, f'{len(BAD_WRITES)} bad writes fail', '\n'.join(bad))
+        t.eq(values(g), before, 'failed writes changed nothing')
+        rc, out = g.sh(f'echo pebs > {D}/source')
+        t.ok(rc != 0 and ('not supported' in out or 'No such device' in out),
+             'source pebs fails with EOPNOTSUPP or ENODEV', out)
+        rc, out = g.sh(f'echo ibs > {D}/source')
+        t.ok(rc != 0 and ('not supported' in out or 'No such device' in out),
+             'source ibs fails with EOPNOTSUPP or ENODEV', out)
+        t.eq(g.read(f'{D}/source'), 'auto', 'source still auto')
+
+        good = {'budget': '20000', 'interval_ms': '500', 'headroom': '4194304',
+                'min_range': str(1 << 20), 'max_range': str(128 << 20),
+                'source': 'abit'}
+        for f, val in good.items():
+            g.out(f'echo {val} > {D}/{f}')
+        t.eq({f: g.read(f'{D}/{f}') for f in good}, good, 'valid writes are taken')
+        g.out(f'echo auto > {D}/source; echo 10000 > {D}/budget; '
+              f'echo 0 > {D}/headroom; echo {2 << 20} > {D}/min_range; '
+              f'echo {256 << 20} > {D}/max_range')
+
+        # Disabled: nothing is sampled.
+        v0 = vmstat(g)
+        time.sleep(2.5)
+        v1 = vmstat(g)
+        t.ok(v1['hpl_samples_fmem'] + v1['hpl_samples_smem'] ==
+             v0['hpl_samples_fmem'] + v0['hpl_samples_smem'],
+             'no samples while disabled', (v0, v1))
+
+        g.out('gups --size 256M --hot 32M --duration 14 --json '
+              '> /tmp/gups.json 2>&1 &')
+        time.sleep(3)
+        g.out(f'echo 1 > {D}/enabled')
+        time.sleep(5)
+        va = vmstat(g)
+        sa = stats(g)
+        time.sleep(3)
+        vb = vmstat(g)
+        sb = stats(g)
+        d = {k: vb[k] - v1[k] for k in COUNTERS}
+        t.diag(f'enabled, counter deltas: {d}')
+        t.diag(f'stats: {sb}')
+        t.ok(d['hpl_samples_fmem'] + d['hpl_samples_smem'] > 0,
+             'hpl_samples_* grow when enabled', d)
+        t.ok(vb['hpl_samples_fmem'] + vb['hpl_samples_smem'] >
+             va['hpl_samples_fmem'] + va['hpl_samples_smem'],
+             'and keep growing', (va, vb))
+        t.ok(d['hpl_sample_ns'] > 0 and vb['hpl_sample_ns'] > va['hpl_sample_ns'],
+             'hpl_sample_ns grows', d)
+        t.ok(d['hpl_classify_ns'] > 0 and
+             vb['hpl_classify_ns'] > va['hpl_classify_ns'],
+             'hpl_classify_ns grows', d)
+        t.ok(sb.get('spaces', 0) >= 1 and sb.get('ranges', 0) >= 1,
+             'stats shows spaces and ranges', sb)
+        t.ok(sb.get('intervals', 0) > sa.get('intervals', 0),
+             'stats: intervals advance', (sa, sb))
+        t.ok(d['hpl_splits'] + d['hpl_merges'] >= 0 and
+             d['hpl_promotions'] == 0 and d['hpl_exchanges'] == 0,
+             'no migration counted without migration', d)
+
+        g.out(f'echo 0 > {D}/enabled')
+        time.sleep(1.5)
+        vc = vmstat(g)
+        time.sleep(3)
+        vd = vmstat(g)
+        t.eq({k: vd[k] for k in COUNTERS}, {k: vc[k] for k in COUNTERS},
+             'enabled=0 stops sampling: counters stop growing')
+        t.eq(stats(g).get('spaces'), 0, 'enabled=0 frees the spaces')
+
+        rc, out = g.sh('while pidof gups >/dev/null; do sleep 0.5; done; '
+                       'cat /tmp/gups.json', timeout=60)
+        lines = [json.loads(l) for l in out.splitlines() if l.startswith('{')]
+        summ = [l['summary'] for l in lines if 'summary' in l]
+        t.ok(rc == 0 and summ and summ[0]['updates'] > 0,
+             'gups ran to the end under sampling', out[-2000:])
+
+        log = g.out('dmesg')
+        bad = [l for l in log.splitlines() if BAD_LOG.search(l)]
+        t.ok(not bad, 'kernel log has no BUG, WARNING or lockdep report',
+             '\n'.join(bad[:40]))
