@@ -141,7 +141,53 @@ def run(t):
         t.ok(rc == 0 and summ and summ[0]['updates'] > 0,
              'gups ran to the end under sampling', out[-2000:])
 
+        promotion(t, g)
+
         log = g.out('dmesg')
         bad = [l for l in log.splitlines() if BAD_LOG.search(l)]
         t.ok(not bad, 'kernel log has no BUG, WARNING or lockdep report',
              '\n'.join(bad[:40]))
+
+
+def gups_fracs(g, duration, timeout):
+    """Run gups with its buffer first touched on node 1; returns the node 0
+    share of the sampled hot set per interval, and the last node 1 share."""
+    rc, out = g.sh(f'gups --size 256M --hot 32M --membind 1 --hot-at end '
+                   f'--duration {duration} --json', timeout=timeout)
+    lines = [json.loads(l) for l in out.splitlines() if l.startswith('{')]
+    fr = [l['hot_node_frac_sampled'] for l in lines if 'hot_node_frac_sampled' in l]
+    return rc, out, [f.get('0', 0.0) for f in fr], (fr[-1].get('1', 0.0) if fr else 0.0)
+
+
+def promotion(t, g):
+    """The hot set, first touched on SMEM, is promoted to FMEM when enabled
+    and stays on SMEM when not."""
+    g.out(f'echo 0 > {D}/enabled; echo 1000 > {D}/interval_ms')
+    time.sleep(1.5)
+    rc, out, fast, slow = gups_fracs(g, 4, 120)
+    t.diag(f'disabled: hot set node 0 share per interval {fast}')
+    t.ok(rc == 0 and fast and fast[-1] < 0.1 and slow >= 0.9,
+         'disabled: the hot set stays on node 1', out[-2000:])
+
+    # Migrating a page costs tens of microseconds under TCG: a budget of
+    # 1 % of a vCPU would take minutes for the 8192 pages of the hot set.
+    v0 = vmstat(g)
+    g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
+    rc, out, fast, slow = gups_fracs(g, 30, 300)
+    v1 = vmstat(g)
+    g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget')
+    d = {k: v1[k] - v0[k] for k in COUNTERS}
+    t.diag(f'enabled: hot set node 0 share per interval {fast}')
+    t.diag(f'enabled: counter deltas {d}')
+    first = next((i + 1 for i, f in enumerate(fast) if f >= 0.9), None)
+    t.ok(rc == 0 and first is not None and fast[-1] >= 0.9,
+         f'enabled: >= 90 % of the hot set on node 0 (after {first} s)',
+         out[-2000:])
+    t.ok(d['hpl_promotions'] >= 0.9 * (32 << 20) // 4096,
+         'hpl_promotions counts at least the promoted hot set', d)
+    t.ok(d['hpl_migrate_ns'] > 0, 'hpl_migrate_ns grows', d)
+    g.out('echo 1 > /proc/sys/vm/stat_refresh')
+    iso = {k: int(v) for k, v in re.findall(r'^(nr_isolated_\w+) (-?\d+)$',
+                                            g.read('/proc/vmstat'), re.M)}
+    t.ok(len(iso) == 2 and not any(iso.values()),
+         'nr_isolated_anon and nr_isolated_file back to 0', iso)

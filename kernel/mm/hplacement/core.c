@@ -14,6 +14,7 @@
  * sample, on FMEM when its node is in the top memory tier.
  */
 
+#include <linux/delay.h>
 #include <linux/freezer.h>
 #include <linux/hashtable.h>
 #include <linux/kthread.h>
@@ -30,11 +31,17 @@
 
 #include "core.h"
 
-/* Pages sampled per range and interval at the nominal work scale. */
-#define HPL_ABIT_WINDOWS	8
+/* Windows sampled per range and interval at the nominal work scale. */
+#define HPL_ABIT_WINDOWS	32
 /* Pages per sampled window, a power of two. */
 #define HPL_ABIT_WINDOW_PAGES	4
 #define HPL_ABIT_BATCH		64
+/*
+ * Accessed bits are cleared, then tested this much later: long enough
+ * for hot pages to be accessed again, short enough that most cold ones
+ * are not.
+ */
+#define HPL_ABIT_DELAY_MS	10
 
 #define HPL_HASH_BITS		8
 
@@ -50,22 +57,9 @@ static struct hpl_budget hpl_budget;
 static u64 hpl_next_id;
 static u64 hpl_gen;
 
-/**
- * struct hpl_mm - the space of one mm
- * @node: in hpl_mms, hashed by @mm
- * @mm: held with mmgrab()
- * @gen: last interval the mm was found in a process
- * @space: its ranges
- */
-struct hpl_mm {
-	struct hlist_node node;
-	struct mm_struct *mm;
-	u64 gen;
-	struct hpl_space space;
-};
-
 struct hpl_abit {
 	struct hpl_space *space;
+	bool record;
 	struct hpl_sample samples[HPL_ABIT_BATCH];
 	unsigned int nr;
 	unsigned long nr_fmem;
@@ -116,7 +110,8 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 
 		if (pmd_present(val) && pmd_trans_huge(val) &&
 		    !is_huge_zero_pmd(val) &&
-		    pmdp_test_and_clear_young(walk->vma, addr, pmd))
+		    pmdp_test_and_clear_young(walk->vma, addr, pmd) &&
+		    ab->record)
 			hpl_abit_add(ab, addr, pmd_page(val));
 		spin_unlock(ptl);
 		return 0;
@@ -134,7 +129,8 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 		page = vm_normal_page(walk->vma, addr, ptent);
 		if (!page)
 			continue;
-		if (ptep_test_and_clear_young(walk->vma, addr, pte))
+		if (ptep_test_and_clear_young(walk->vma, addr, pte) &&
+		    ab->record)
 			hpl_abit_add(ab, addr, page);
 	}
 	pte_unmap_unlock(start_pte, ptl);
@@ -146,14 +142,22 @@ static const struct mm_walk_ops hpl_abit_ops = {
 	.walk_lock = PGWALK_RDLOCK,
 };
 
-/* Sample the ranges of @hm; mmap_lock held for reading. */
-static void hpl_abit_sample(struct hpl_mm *hm, u32 scale,
-			    struct hpl_rank_entry *ranges, unsigned int nr)
+/*
+ * First pass: pick the windows of @hm's ranges and clear their accessed
+ * bits; mmap_lock held for reading.
+ */
+static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
+			   struct hpl_rank_entry *ranges, unsigned int nr)
 {
 	unsigned long windows = hpl_scale_amount(scale, HPL_ABIT_WINDOWS);
 	struct hpl_abit ab = { .space = &hm->space };
 	unsigned long i, w, npages, start, end;
 
+	hm->nr_windows = 0;
+	hm->windows = kvmalloc_array(nr * windows, sizeof(*hm->windows),
+				     GFP_KERNEL);
+	if (!hm->windows)
+		return;
 	for (i = 0; i < nr; i++) {
 		npages = (ranges[i].end - ranges[i].start) >> PAGE_SHIFT;
 		for (w = 0; w < windows; w++) {
@@ -166,13 +170,45 @@ static void hpl_abit_sample(struct hpl_mm *hm, u32 scale,
 			end = min(start + HPL_ABIT_WINDOW_PAGES * PAGE_SIZE,
 				  ranges[i].end);
 			walk_page_range(hm->mm, start, end, &hpl_abit_ops, &ab);
-			hpl_abit_flush(&ab);
+			hm->windows[hm->nr_windows].start = start;
+			hm->windows[hm->nr_windows].end = end;
+			hm->nr_windows++;
 		}
 		cond_resched();
 	}
+}
+
+/*
+ * Second pass, HPL_ABIT_DELAY_MS later: the pages of the windows that
+ * were accessed since are the samples.
+ */
+static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
+{
+	struct hpl_abit ab = { .space = &hm->space, .record = true };
+	ktime_t t0 = ktime_get();
+	unsigned int i;
+
+	if (!hm->windows)
+		return;
+	if (!mmap_read_lock_killable(hm->mm)) {
+		for (i = 0; i < hm->nr_windows; i++) {
+			/* The mappings may have changed since the first pass. */
+			if (!find_vma_intersection(hm->mm, hm->windows[i].start,
+						   hm->windows[i].end))
+				continue;
+			walk_page_range(hm->mm, hm->windows[i].start,
+					hm->windows[i].end, &hpl_abit_ops, &ab);
+			hpl_abit_flush(&ab);
+		}
+		mmap_read_unlock(hm->mm);
+	}
+	kvfree(hm->windows);
+	hm->windows = NULL;
+	hm->nr_windows = 0;
 	count_vm_events(HPL_SAMPLES_FMEM, ab.nr_fmem);
 	count_vm_events(HPL_SAMPLES_SMEM, ab.nr_smem);
 	count_vm_events(HPL_SAMPLES_DROPPED, ab.nr_dropped);
+	stage_ns[HPL_STAGE_SAMPLE] += ktime_to_ns(ktime_sub(ktime_get(), t0));
 }
 
 static bool hpl_vma_wanted(struct vm_area_struct *vma)
@@ -204,22 +240,17 @@ static struct hpl_area *hpl_mm_areas(struct mm_struct *mm, unsigned int *nr)
 	return areas;
 }
 
-/*
- * One interval of one space: sync, sample, end of interval.  Returns the
- * ranges it has afterwards; adds the time per stage to @stage_ns.
- */
-static unsigned int hpl_mm_interval(struct hpl_mm *hm,
-				    const struct hpl_params *p, u32 scale,
-				    u64 *stage_ns)
+/* Sync @hm with its mappings and clear the accessed bits to sample. */
+static void hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
+			   u32 scale, u64 *stage_ns)
 {
-	struct hpl_interval_stats st = {};
 	struct hpl_rank_entry *ranges = NULL;
 	struct hpl_area *areas;
-	unsigned int nr = 0, nr_areas;
-	ktime_t t0 = ktime_get(), t1;
+	unsigned int nr_areas;
+	ktime_t t0 = ktime_get();
 
 	if (mmap_read_lock_killable(hm->mm))
-		return hm->space.nr_ranges;
+		return;
 	areas = hpl_mm_areas(hm->mm, &nr_areas);
 	if (areas) {
 		hpl_space_sync(&hm->space, p, areas, nr_areas);
@@ -229,19 +260,28 @@ static unsigned int hpl_mm_interval(struct hpl_mm *hm,
 		ranges = kvmalloc_array(hm->space.nr_ranges, sizeof(*ranges),
 					GFP_KERNEL);
 	if (ranges) {
-		nr = hpl_space_snapshot(&hm->space, ranges,
-					hm->space.nr_ranges);
-		hpl_abit_sample(hm, scale, ranges, nr);
+		hpl_abit_clear(hm, scale, ranges,
+			       hpl_space_snapshot(&hm->space, ranges,
+						  hm->space.nr_ranges));
 		kvfree(ranges);
 	}
 	mmap_read_unlock(hm->mm);
-	t1 = ktime_get();
-	stage_ns[HPL_STAGE_SAMPLE] += ktime_to_ns(ktime_sub(t1, t0));
+	stage_ns[HPL_STAGE_SAMPLE] += ktime_to_ns(ktime_sub(ktime_get(), t0));
+}
 
+/* Take the samples of @hm and end its interval; returns its ranges. */
+static unsigned int hpl_mm_finish(struct hpl_mm *hm,
+				  const struct hpl_params *p, u64 *stage_ns)
+{
+	struct hpl_interval_stats st = {};
+	ktime_t t0;
+
+	hpl_abit_sample(hm, stage_ns);
+	t0 = ktime_get();
 	hpl_space_end_interval(&hm->space, p, &st);
 	count_vm_events(HPL_SPLITS, st.nr_splits);
 	count_vm_events(HPL_MERGES, st.nr_merges);
-	stage_ns[HPL_STAGE_CLASSIFY] += ktime_to_ns(ktime_sub(ktime_get(), t1));
+	stage_ns[HPL_STAGE_CLASSIFY] += ktime_to_ns(ktime_sub(ktime_get(), t0));
 	return st.nr_ranges;
 }
 
@@ -275,6 +315,7 @@ static void hpl_mm_free(struct hpl_mm *hm)
 {
 	hash_del(&hm->node);
 	hpl_space_destroy(&hm->space);
+	kvfree(hm->windows);
 	mmdrop(hm->mm);
 	kfree(hm);
 }
@@ -325,7 +366,7 @@ static struct mm_struct **hpl_collect_mms(unsigned int *nr)
 
 static void hpl_interval(void)
 {
-	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0;
+	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0, headroom;
 	static ktime_t last;
 	struct hpl_budget_params bp;
 	struct hpl_mm **todo = NULL;
@@ -340,6 +381,7 @@ static void hpl_interval(void)
 	mutex_lock(&hpl_lock);
 	p = hpl_config.params;
 	bp = hpl_config.budget;
+	headroom = hpl_config.headroom;
 	mutex_unlock(&hpl_lock);
 
 	hpl_gen++;
@@ -356,9 +398,21 @@ static void hpl_interval(void)
 		}
 	}
 	for (i = 0; i < nr_todo; i++) {
-		nr_ranges += hpl_mm_interval(todo[i], &p, hpl_budget.scale,
-					     stage_ns);
+		hpl_mm_prepare(todo[i], &p, hpl_budget.scale, stage_ns);
 		cond_resched();
+	}
+	if (nr_todo)
+		msleep_interruptible(HPL_ABIT_DELAY_MS);
+	for (i = 0; i < nr_todo; i++) {
+		nr_ranges += hpl_mm_finish(todo[i], &p, stage_ns);
+		cond_resched();
+	}
+	if (nr_todo) {
+		ktime_t t = ktime_get();
+
+		hpl_migrate(todo, nr_todo, hpl_budget.scale, headroom);
+		stage_ns[HPL_STAGE_MIGRATE] += ktime_to_ns(ktime_sub(ktime_get(),
+								    t));
 	}
 	for (i = 0; i < nr_mms; i++)
 		mmput(mms[i]);

@@ -6,6 +6,7 @@
 #ifndef _MM_HPLACEMENT_CORE_H
 #define _MM_HPLACEMENT_CORE_H
 
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
 
@@ -57,11 +58,31 @@ struct hpl_stats {
 	u64 nr_intervals;
 };
 
+/**
+ * struct hpl_mm - the space of one mm
+ * @node: in the daemon's hash table, hashed by @mm
+ * @mm: held with mmgrab()
+ * @gen: last interval the mm was found in a process
+ * @space: its ranges
+ * @windows: the abit source's windows of the current interval
+ * @nr_windows: entries of @windows
+ */
+struct hpl_mm {
+	struct hlist_node node;
+	struct mm_struct *mm;
+	u64 gen;
+	struct hpl_space space;
+	struct hpl_area *windows;
+	unsigned int nr_windows;
+};
+
 extern struct mutex hpl_lock;
 extern struct hpl_config hpl_config;
 extern struct hpl_stats hpl_stats;
 
 void hpl_wake(void);
+unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
+			  u64 headroom);
 int hpl_sysfs_init(void);
 
 #endif /* _MM_HPLACEMENT_CORE_H */

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HPlacement: moving the hot set into FMEM.
+ *
+ * After classification, the ranges of all spaces are ranked and the hot
+ * set that fits in FMEM minus the headroom is chosen (hpl_fit()).  The
+ * resident SMEM pages of its ranges, hottest range first, are isolated
+ * and promoted into the free FMEM above the headroom and the watermarks
+ * with migrate_pages(), at most a batch per interval that scales with the
+ * CPU budget.
+ */
+
+#include <linux/memory-tiers.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/pagewalk.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/vmstat.h>
+
+#include "../internal.h"
+#include "core.h"
+
+/* Pages promoted per interval at the nominal work scale. */
+#define HPL_PROMOTE_PAGES	4096
+
+struct hpl_promote {
+	struct list_head folios;
+	unsigned long nr;
+	unsigned long max;
+};
+
+static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
+{
+	long nr = folio_nr_pages(folio);
+
+	if (pr->nr + nr > pr->max || node_is_toptier(folio_nid(folio)) ||
+	    !folio_test_anon(folio) || folio_test_ksm(folio) ||
+	    folio_is_zone_device(folio))
+		return;
+	if (!folio_isolate_lru(folio))
+		return;
+	list_add_tail(&folio->lru, &pr->folios);
+	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
+			    nr);
+	pr->nr += nr;
+}
+
+static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
+			   unsigned long next, struct mm_walk *walk)
+{
+	struct hpl_promote *pr = walk->private;
+	struct folio *folio, *last = NULL;
+	pte_t *pte, *start_pte;
+	spinlock_t *ptl;	/* page table lock */
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	if (ptl) {
+		pmd_t val = pmdp_get(pmd);
+
+		if (pmd_present(val) && pmd_trans_huge(val) &&
+		    !is_huge_zero_pmd(val))
+			hpl_promote_folio(pr, page_folio(pmd_page(val)));
+		spin_unlock(ptl);
+		return pr->nr >= pr->max;
+	}
+#endif
+	start_pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!start_pte)
+		return 0;
+	for (pte = start_pte; addr < next && pr->nr < pr->max;
+	     pte++, addr += PAGE_SIZE) {
+		pte_t ptent = ptep_get(pte);
+
+		if (!pte_present(ptent))
+			continue;
+		folio = vm_normal_folio(walk->vma, addr, ptent);
+		if (!folio || folio == last)
+			continue;
+		last = folio;
+		hpl_promote_folio(pr, folio);
+	}
+	pte_unmap_unlock(start_pte, ptl);
+	return pr->nr >= pr->max;
+}
+
+static const struct mm_walk_ops hpl_promote_ops = {
+	.pmd_entry = hpl_promote_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/* Promote the SMEM pages of [@start, @end) of @mm to @nid, @max at most. */
+static unsigned long hpl_promote_range(struct mm_struct *mm,
+				       unsigned long start, unsigned long end,
+				       int nid, unsigned long max)
+{
+	struct migration_target_control mtc = {
+		.nid = nid,
+		.gfp_mask = (GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) |
+			    __GFP_THISNODE | __GFP_NOWARN | __GFP_NOMEMALLOC,
+		.reason = MR_NUMA_MISPLACED,
+	};
+	struct hpl_promote pr = {
+		.folios = LIST_HEAD_INIT(pr.folios),
+		.max = max,
+	};
+	unsigned int nr_succeeded = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return 0;
+	walk_page_range(mm, start, end, &hpl_promote_ops, &pr);
+	mmap_read_unlock(mm);
+	if (list_empty(&pr.folios))
+		return 0;
+	migrate_pages(&pr.folios, alloc_migration_target, NULL,
+		      (unsigned long)&mtc, MIGRATE_ASYNC, MR_NUMA_MISPLACED,
+		      &nr_succeeded);
+	putback_movable_pages(&pr.folios);
+	return nr_succeeded;
+}
+
+/* Managed pages of @nid, and in @room its free pages above the watermark. */
+static unsigned long hpl_node_pages(int nid, unsigned long *room)
+{
+	pg_data_t *pgdat = NODE_DATA(nid);
+	unsigned long managed = 0, free, wmark;
+	struct zone *zone;
+	int z;
+
+	*room = 0;
+	for (z = 0; z < MAX_NR_ZONES; z++) {
+		zone = &pgdat->node_zones[z];
+		if (!populated_zone(zone))
+			continue;
+		managed += zone_managed_pages(zone);
+		free = zone_page_state(zone, NR_FREE_PAGES);
+		wmark = high_wmark_pages(zone);
+		if (free > wmark)
+			*room += free - wmark;
+	}
+	return managed;
+}
+
+static struct mm_struct *hpl_find_mm(struct hpl_mm **hms, unsigned int nr,
+				     u64 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (hms[i]->space.id == id)
+			return hms[i]->mm;
+	return NULL;
+}
+
+/**
+ * hpl_migrate - move the hot set of the spaces into FMEM
+ * @hms: the spaces classified in this interval, their mms referenced by
+ *	the caller
+ * @nr: number of spaces
+ * @scale: work scale of the interval
+ * @headroom: bytes of FMEM to keep free
+ *
+ * Return: pages promoted.
+ */
+unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
+			  u64 headroom)
+{
+	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
+	unsigned int i, total = 0, n = 0;
+	struct hpl_rank_entry *entries;
+	struct hpl_fit_result res;
+	struct mm_struct *mm;
+	int nid, target = NUMA_NO_NODE;
+
+	for_each_node_state(nid, N_MEMORY) {
+		if (!node_is_toptier(nid))
+			continue;
+		capacity += hpl_node_pages(nid, &node_room);
+		if (target == NUMA_NO_NODE) {
+			target = nid;
+			room = node_room;
+		}
+	}
+	if (target == NUMA_NO_NODE || !nr)
+		return 0;
+
+	for (i = 0; i < nr; i++)
+		total += hms[i]->space.nr_ranges;
+	if (!total)
+		return 0;
+	entries = kvmalloc_array(total, sizeof(*entries), GFP_KERNEL);
+	if (!entries)
+		return 0;
+	for (i = 0; i < nr && n < total; i++)
+		n += hpl_space_snapshot(&hms[i]->space, entries + n,
+					total - n);
+	hpl_fit(entries, n, (u64)capacity << PAGE_SHIFT, headroom, &res);
+
+	headroom >>= PAGE_SHIFT;
+	room = room > headroom ? room - headroom : 0;
+	max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), room);
+	for (i = 0; i < n && done < max; i++) {
+		if (entries[i].class == HPL_COLD)
+			break;
+		mm = hpl_find_mm(hms, nr, entries[i].space_id);
+		if (!mm)
+			continue;
+		done += hpl_promote_range(mm, entries[i].start,
+					  entries[i].start + entries[i].hot_bytes,
+					  target, max - done);
+		cond_resched();
+	}
+	kvfree(entries);
+	count_vm_events(HPL_PROMOTIONS, done);
+	return done;
+}
