@@ -10,6 +10,7 @@
  * CPU budget.
  */
 
+#include <linux/exchange.h>
 #include <linux/memory-tiers.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
@@ -25,17 +26,29 @@
 /* Pages promoted per interval at the nominal work scale. */
 #define HPL_PROMOTE_PAGES	4096
 
+/* Pages exchanged per interval at the nominal work scale. */
+#define HPL_EXCHANGE_PAGES	4096
+
+/**
+ * struct hpl_promote - folios isolated by a page walk
+ * @folios: the isolated folios
+ * @nr: pages in @folios
+ * @max: isolate no more pages
+ * @fmem: isolate folios on FMEM (cold ones to exchange), else on SMEM
+ */
 struct hpl_promote {
 	struct list_head folios;
 	unsigned long nr;
 	unsigned long max;
+	bool fmem;
 };
 
 static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 {
 	long nr = folio_nr_pages(folio);
 
-	if (pr->nr + nr > pr->max || node_is_toptier(folio_nid(folio)) ||
+	if (pr->nr + nr > pr->max ||
+	    node_is_toptier(folio_nid(folio)) != pr->fmem ||
 	    !folio_test_anon(folio) || folio_test_ksm(folio) ||
 	    folio_is_zone_device(folio))
 		return;
@@ -91,6 +104,16 @@ static const struct mm_walk_ops hpl_promote_ops = {
 	.walk_lock = PGWALK_RDLOCK,
 };
 
+/* Isolate the folios of [@start, @end) of @mm that @pr wants. */
+static void hpl_isolate_range(struct mm_struct *mm, unsigned long start,
+			      unsigned long end, struct hpl_promote *pr)
+{
+	if (pr->nr >= pr->max || mmap_read_lock_killable(mm))
+		return;
+	walk_page_range(mm, start, end, &hpl_promote_ops, pr);
+	mmap_read_unlock(mm);
+}
+
 /* Promote the SMEM pages of [@start, @end) of @mm to @nid, @max at most. */
 static unsigned long hpl_promote_range(struct mm_struct *mm,
 				       unsigned long start, unsigned long end,
@@ -108,10 +131,7 @@ static unsigned long hpl_promote_range(struct mm_struct *mm,
 	};
 	unsigned int nr_succeeded = 0;
 
-	if (mmap_read_lock_killable(mm))
-		return 0;
-	walk_page_range(mm, start, end, &hpl_promote_ops, &pr);
-	mmap_read_unlock(mm);
+	hpl_isolate_range(mm, start, end, &pr);
 	if (list_empty(&pr.folios))
 		return 0;
 	migrate_pages(&pr.folios, alloc_migration_target, NULL,
@@ -152,6 +172,69 @@ static struct mm_struct *hpl_find_mm(struct hpl_mm **hms, unsigned int nr,
 		if (hms[i]->space.id == id)
 			return hms[i]->mm;
 	return NULL;
+}
+
+/*
+ * FMEM is full: exchange the SMEM pages of the hot ranges (@entries is
+ * sorted by rank, hottest first) with FMEM pages of the cold ranges,
+ * coldest first, folios of the same size paired, @max pages at most.
+ * Returns the pairs exchanged.
+ */
+static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
+				  struct hpl_rank_entry *entries,
+				  unsigned int n, unsigned long max)
+{
+	struct hpl_promote hot = {
+		.folios = LIST_HEAD_INIT(hot.folios),
+		.max = max,
+	};
+	struct hpl_promote cold = {
+		.folios = LIST_HEAD_INIT(cold.folios),
+		.fmem = true,
+	};
+	struct folio_exchange *pairs = NULL;
+	unsigned int i, nr = 0, done;
+	LIST_HEAD(paired);
+	struct folio *a, *b;
+	struct mm_struct *mm;
+
+	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
+		mm = hpl_find_mm(hms, nr_hms, entries[i].space_id);
+		if (mm)
+			hpl_isolate_range(mm, entries[i].start,
+					  entries[i].start + entries[i].hot_bytes,
+					  &hot);
+	}
+	cold.max = hot.nr;
+	while (n-- > i && cold.nr < cold.max) {
+		mm = hpl_find_mm(hms, nr_hms, entries[n].space_id);
+		if (mm && entries[n].class == HPL_COLD)
+			hpl_isolate_range(mm, entries[n].start, entries[n].end,
+					  &cold);
+	}
+	if (cold.nr)
+		pairs = kvmalloc_array(cold.nr, sizeof(*pairs), GFP_KERNEL);
+	/* Pair folios of the same size. */
+	list_for_each_entry(a, &hot.folios, lru) {
+		if (!pairs)
+			break;
+		list_for_each_entry(b, &cold.folios, lru) {
+			if (folio_nr_pages(b) != folio_nr_pages(a))
+				continue;
+			list_move_tail(&b->lru, &paired);
+			pairs[nr].a = a;
+			pairs[nr].b = b;
+			nr++;
+			break;
+		}
+	}
+	done = nr ? exchange_folios(pairs, nr) : 0;
+	kvfree(pairs);
+	putback_movable_pages(&hot.folios);
+	putback_movable_pages(&cold.folios);
+	putback_movable_pages(&paired);
+	count_vm_events(HPL_EXCHANGES, done);
+	return done;
 }
 
 /**
@@ -200,7 +283,11 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 
 	headroom >>= PAGE_SHIFT;
 	room = room > headroom ? room - headroom : 0;
-	max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), room);
+	max = hpl_scale_amount(scale, HPL_PROMOTE_PAGES);
+	if (room < max)
+		hpl_exchange(hms, nr, entries, n,
+			     hpl_scale_amount(scale, HPL_EXCHANGE_PAGES));
+	max = min(max, room);
 	for (i = 0; i < n && done < max; i++) {
 		if (entries[i].class == HPL_COLD)
 			break;
