@@ -4,14 +4,12 @@ guest tool xchgtest drives /sys/kernel/debug/exchange/pair and prints TAP,
 each of its points becomes one of ours; the kernel log must stay clean."""
 import re
 
+from ht import mmcheck
 from ht.guest import Guest
 
 COUNTERS = ['exchange_success', 'exchange_fail_busy', 'exchange_fail_type',
             'exchange_fail_order', 'exchange_fail_nomem', 'exchange_tlb_flush']
 # What the kernel prints when something went wrong underneath a passing test.
-BAD_LOG = re.compile(r'BUG:|WARNING:|Oops|KASAN|UBSAN|kernel BUG|'
-                     r'possible circular locking|bad page|page dumped because|'
-                     r'vmstat_refresh: .* -\d')
 
 
 def tap_points(t, out):
@@ -49,12 +47,9 @@ def run(t):
              f'xchgtest exits 0, {points} points, plan matches', f'rc {rc}\n{out}')
         # Every isolated folio was put back, and no counter went negative
         # (stat_refresh folds the per-CPU deltas and warns about those).
-        g.out('echo 1 > /proc/sys/vm/stat_refresh')
-        iso = {k: int(v) for k, v in re.findall(r'^(nr_isolated_\w+) (-?\d+)$',
-                                                g.read('/proc/vmstat'), re.M)}
+        iso = mmcheck.isolated(g)
         t.ok(len(iso) == 2 and not any(iso.values()),
              'nr_isolated_anon and nr_isolated_file back to 0', iso)
-        log = g.out('dmesg')
-        bad = [l for l in log.splitlines() if BAD_LOG.search(l)]
+        bad = mmcheck.bad_log(g)
         t.ok(not bad, 'kernel log has no BUG, WARNING, KASAN or lockdep report',
              '\n'.join(bad[:40]))

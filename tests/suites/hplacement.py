@@ -8,6 +8,7 @@ import json
 import re
 import time
 
+from ht import mmcheck
 from ht.guest import Guest
 
 D = '/sys/kernel/mm/hplacement'
@@ -31,8 +32,6 @@ BAD_WRITES = [
     ('max_range', str(1 << 20)), ('max_range', str(3 << 20)),
     ('max_range', str(2 << 40)), ('max_range', 'big'),
 ]
-BAD_LOG = re.compile(r'BUG:|WARNING:|Oops|KASAN|UBSAN|kernel BUG|'
-                     r'possible circular locking|bad page|scheduling while atomic')
 
 
 def vmstat(g):
@@ -144,8 +143,7 @@ def run(t):
 
         promotion(t, g)
 
-        log = g.out('dmesg')
-        bad = [l for l in log.splitlines() if BAD_LOG.search(l)]
+        bad = mmcheck.bad_log(g)
         t.ok(not bad, 'kernel log has no BUG, WARNING or lockdep report',
              '\n'.join(bad[:40]))
     exchange_when_full(t)
@@ -188,9 +186,7 @@ def promotion(t, g):
     t.ok(d['hpl_promotions'] >= 0.9 * (32 << 20) // 4096,
          'hpl_promotions counts at least the promoted hot set', d)
     t.ok(d['hpl_migrate_ns'] > 0, 'hpl_migrate_ns grows', d)
-    g.out('echo 1 > /proc/sys/vm/stat_refresh')
-    iso = {k: int(v) for k, v in re.findall(r'^(nr_isolated_\w+) (-?\d+)$',
-                                            g.read('/proc/vmstat'), re.M)}
+    iso = mmcheck.isolated(g)
     t.ok(len(iso) == 2 and not any(iso.values()),
          'nr_isolated_anon and nr_isolated_file back to 0', iso)
 
@@ -222,11 +218,9 @@ def exchange_when_full(t):
         # Not yet 90 %: some runs stop at 7/8 of the hot set (to be found).
         t.ok(rc == 0 and fast and fast[0] < 0.1 and fast[-1] >= 0.5,
              'FMEM full: most of the hot set reaches node 0', out[-2000:])
-        g.out('pkill gups; sleep 1; echo 1 > /proc/sys/vm/stat_refresh')
-        iso = {k: int(v) for k, v in re.findall(r'^(nr_isolated_\w+) (-?\d+)$',
-                                                g.read('/proc/vmstat'), re.M)}
+        g.out('pkill gups; sleep 1')
+        iso = mmcheck.isolated(g)
         t.ok(len(iso) == 2 and not any(iso.values()),
              'FMEM full: nr_isolated_* back to 0', iso)
-        log = g.out('dmesg')
-        bad = [l for l in log.splitlines() if BAD_LOG.search(l)]
+        bad = mmcheck.bad_log(g)
         t.ok(not bad, 'FMEM full: kernel log clean', '\n'.join(bad[:40]))
