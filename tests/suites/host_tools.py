@@ -12,7 +12,7 @@ import tempfile
 from ht import paths
 
 # tests/host/test_NAME.c, each linked with all of guest-tools/lib
-UNIT_TESTS = ['htutil', 'maps', 'vmstat', 'nodelist']
+UNIT_TESTS = ['htutil', 'maps', 'vmstat', 'nodelist', 'pattern']
 MiB = 1 << 20
 
 
@@ -275,6 +275,49 @@ def tierstat_tests(t, tools):
         helper.stdout.close()
 
 
+def integrity_summary(r):
+    """The summary object of an integrity run, {} when there is none."""
+    for line in r.stdout.splitlines():
+        try:
+            return json.loads(line)['summary']
+        except (ValueError, KeyError):
+            continue
+    return {}
+
+
+def integrity_tests(t, tools):
+    """integrity on the host (one node, no exchange): the racers that need
+    no tiering kernel run and find nothing; a page corrupted behind its
+    writer's back is found, at its address, and classified."""
+    exe = os.path.join(tools, 'integrity')
+    r = sh([exe, '--size', '16M', '--duration', '2', '--fork', '--munmap',
+            '--mprotect', '--split', '--seed', '3'])
+    s = integrity_summary(r)
+    ops = {k: s.get(k, 0) for k in ('verified', 'rewrites', 'child_verified',
+                                   'final_verified', 'forks', 'munmaps',
+                                   'remaps', 'mremaps', 'mprotects')}
+    ops.update({f'split_{k}': v for k, v in s.get('splits', {}).items()})
+    t.ok(r.returncode == 0 and s.get('corruptions') == 0 and s.get('errors') == 0,
+         'integrity (host, fork/munmap/mprotect/split racing): exit 0, no corruption',
+         r.stdout + r.stderr[-2000:])
+    t.ok(len(ops) == 13 and all(ops.values()),
+         'integrity: every racer acted and pages were verified', ops)
+    for how, kind in (('flip', 'torn'), ('zero', 'zero')):
+        r = sh([exe, '--size', '16M', '--duration', '3', '--fork', '--mprotect',
+                '--inject', how, '--inject-at', '0.5'])
+        s = integrity_summary(r)
+        first = s.get('first_corruption') or {}
+        inj = s.get('injected') or {}
+        t.ok(r.returncode == 1 and s.get('corruptions', 0) >= 1 and
+             first.get('addr') == inj.get('addr') and first.get('kind') == kind and
+             s.get('duration_s', 9) < 2.5,
+             f'integrity --inject {how}: caught at the injected address as {kind}, '
+             f'run stopped, exit 1', r.stdout + r.stderr[-2000:])
+    r = sh([exe, '--size', '12M'])
+    t.ok(r.returncode == 2 and '--size' in r.stderr,
+         'integrity: a size that is no multiple of 8M is refused (exit 2)', r.stderr)
+
+
 def header_sync(t):
     """QEMU's copy of each protocol header is the Linux uapi header put
     through QEMU's scripts/update-linux-headers.sh rules."""
@@ -302,5 +345,6 @@ def run(t):
         memplace(t, tools)
         gups_tests(t, tools)
         tierstat_tests(t, tools)
+        integrity_tests(t, tools)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
