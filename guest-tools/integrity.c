@@ -245,7 +245,9 @@ static void fill_region(struct region *r, uint64_t g)
 
 /*
  * Map fresh memory at the region (MAP_FIXED over whatever is there), advise
- * it, fill it preferably on its node with generation g, reset the policy.
+ * it, fill it with generation g.  The policy prefers the region's node, also
+ * for the copies that copy-on-write makes after a fork, so that both nodes
+ * keep pages; migrations (move_pages, exchange, HPlacement) ignore it.
  */
 static int map_region(struct region *r, uint64_t g)
 {
@@ -257,7 +259,7 @@ static int map_region(struct region *r, uint64_t g)
 	if (set_policy(r->addr, HPAGE, MPOL_PREFERRED, r->node))
 		return -errno;
 	fill_region(r, g);
-	return set_policy(r->addr, HPAGE, MPOL_DEFAULT, 0);
+	return 0;
 }
 
 /* --- corruption reports -------------------------------------------------- */
@@ -638,6 +640,7 @@ static void *splitter(void *arg)
 				long idx = (a - base) / PAGE;
 
 				madvise(r->addr, HPAGE, MADV_HUGEPAGE);
+				set_policy(a, PAGE, MPOL_PREFERRED, r->node);
 				ht_pat_fill(a, (uintptr_t)a, gen[idx] + 1);
 				atomic_store(&gen[idx], gen[idx] + 1);
 				if (r->ro && mprotect(a, PAGE, PROT_READ))
@@ -682,8 +685,10 @@ static void *mover(void *arg)
 			nodes[i] = status[i] == 0 ? 1 : 0;
 		if ((mem_nodes & 3) != 3)	/* one node: nowhere to go */
 			continue;
+		/* ENOMEM: the target node is full */
 		if (syscall(SYS_move_pages, 0, 16UL, pages, nodes, status,
-			    MPOL_MF_MOVE) < 0 && errno != ENOENT) {
+			    MPOL_MF_MOVE) < 0 && errno != ENOENT &&
+		    errno != ENOMEM) {
 			report_error("move_pages", errno);
 			continue;
 		}
@@ -845,6 +850,7 @@ static void fill_fmem(void)
 static void nodes_json(char *buf, size_t len)
 {
 	uint64_t count[2] = { 0, 0 }, other = 0;
+	int why = 0;	/* the first status that was no node */
 	int status[512];
 	void *pages[512];
 	size_t p, i;
@@ -853,18 +859,22 @@ static void nodes_json(char *buf, size_t len)
 		for (i = 0; i < 512; i++)
 			pages[i] = base + (p + i) * PAGE;
 		if (syscall(SYS_move_pages, 0, 512UL, pages, NULL, status, 0)) {
+			why = why ? why : -errno;
 			other += 512;
 			continue;
 		}
 		for (i = 0; i < 512; i++) {
-			if (status[i] == 0 || status[i] == 1)
+			if (status[i] == 0 || status[i] == 1) {
 				count[status[i]]++;
-			else
+			} else {
+				why = why ? why : status[i];
 				other++;
+			}
 		}
 	}
 	snprintf(buf, len, "{\"0\": %" PRIu64 ", \"1\": %" PRIu64
-		 ", \"other\": %" PRIu64 "}", count[0], count[1], other);
+		 ", \"other\": %" PRIu64 ", \"other_status\": %d}", count[0],
+		 count[1], other, why);
 }
 
 static void vmstat_read(int64_t *v)
@@ -1028,7 +1038,7 @@ int main(int argc, char **argv)
 {
 	int64_t vm0[NVM], vm1[NVM];
 	pthread_t tids[MAX_WRITERS + 8];
-	char nodes0[96], nodes1[96];
+	char nodes0[128], nodes1[128];
 	int nt = 0, w, i, injected_done = 0;
 	uint64_t x;
 	double t_end, t_stop;

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Integrity of user memory that the kernel moves: the guest tool integrity
+runs checksummed writer threads over 64 MiB (THP-backed and 4 KiB regions on
+both nodes) while folio exchanges through debugfs, move_pages, fork, munmap,
+mremap, mprotect and THP splits and collapses race with them, and HPlacement
+promotes and exchanges the hot set into an FMEM filled with cold pages.
+No page may ever differ from what its writer last wrote; every racer must
+have acted; the exchange counters must agree with what was asked; the
+kernel log must stay clean.  With HT_KCONFIG=debug (make check KCONFIG=debug
+SUITES=integrity) the same runs on the KASAN/lockdep/DEBUG_VM kernel, and
+kmemleak is asked too.  A page corrupted on purpose must be caught."""
+import json
+import re
+import time
+
+from ht import mmcheck, paths
+from ht.guest import Guest
+
+D = '/sys/kernel/mm/hplacement'
+DURATION = 30
+SIZE_MB = 64
+FILL_FREE = '16M'
+MIN_PAIRS = 100          # debugfs pairs exchanged, at the very least
+ARGS = f'--size {SIZE_MB}M --threads 2 --all --fill-fmem {FILL_FREE} --seed 7'
+
+
+def vmstat(g):
+    return {k: int(v) for k, v in re.findall(r'^(\w+) (-?\d+)$',
+                                             g.read('/proc/vmstat'), re.M)}
+
+
+def summary(out):
+    for line in out.splitlines():
+        if line.startswith('{"summary"'):
+            try:
+                return json.loads(line)['summary']
+            except ValueError:
+                return {}
+    return {}
+
+
+def integrity(t, g, debug):
+    dmesg = g.out('dmesg')
+    if debug:
+        t.ok('KernelAddressSanitizer initialized' in dmesg and
+             'Lock dependency validator' in dmesg and
+             'kmemleak' in g.out('ls /sys/kernel/debug'),
+             'debug kernel: KASAN, lockdep and kmemleak are on')
+    g.out(f'echo 500000 > {D}/budget; echo 100 > {D}/interval_ms; '
+          f'echo 1 > {D}/enabled')
+    v0 = vmstat(g)
+    t0 = time.monotonic()
+    rc, out = g.sh(f'integrity {ARGS} --duration {DURATION}',
+                   timeout=DURATION * 6 + 300)
+    wall = time.monotonic() - t0
+    v1 = vmstat(g)
+    g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
+          f'echo 1000 > {D}/interval_ms')
+    d = {k: v1[k] - v0.get(k, 0) for k in v1}
+    s = summary(out)
+    x = s.get('exchange', {})
+    t.diag(f'integrity {ARGS} --duration {DURATION}: rc {rc}, {wall:.1f} s wall')
+    for line in out.splitlines():
+        if not line.startswith('{"summary"'):
+            t.diag(line[:400])
+    t.diag('summary: ' + json.dumps(s))
+    t.diag('vmstat deltas: ' + json.dumps(
+        {k: d[k] for k in d if k.startswith(('exchange_', 'hpl_promotions',
+                                             'hpl_exchanges', 'thp_split',
+                                             'thp_collapse', 'pgmigrate_s'))}))
+
+    t.ok(rc == 0 and s.get('corruptions') == 0,
+         'no corruption: every page always held what its writer last wrote '
+         '(writers, fork children, final pass)',
+         s.get('first_corruption') or out[-3000:])
+    t.ok(s.get('errors') == 0 and x.get('unexpected') == 0,
+         'no syscall failed unexpectedly, every refused exchange had an '
+         'expected errno', (s.get('first_error'), x))
+    pages = SIZE_MB << 8
+    t.ok(s.get('final_verified') == pages + s.get('filler', -1) // 4096 and
+         s.get('verified', 0) > 4 * pages and s.get('child_verified', 0) > pages,
+         f'pages verified: {s.get("verified")} by writers and racers, '
+         f'{s.get("child_verified")} by fork children, every page and the '
+         'filler at the end', s)
+    n0 = s.get('nodes_start', {})
+    t.ok(n0.get('0', 0) >= pages // 4 and n0.get('1', 0) >= pages // 4 and
+         s.get('thp_kb_start', 0) >= SIZE_MB * 1024 // 4,
+         'the buffer started on both nodes, a quarter of it or more in THPs',
+         (n0, s.get('thp_kb_start')))
+    sp = s.get('splits', {})
+    acts = {'forks': s.get('forks', 0), 'munmaps': s.get('munmaps', 0),
+            'remaps': s.get('remaps', 0), 'mremaps': s.get('mremaps', 0),
+            'mprotects': s.get('mprotects', 0), 'collapses': s.get('collapses', 0),
+            'moved': s.get('moved', 0),
+            'exchanges via a child': x.get('via_child', 0),
+            **{f'splits {k}': v for k, v in sp.items()}}
+    t.ok(len(sp) == 4 and all(acts.values()) and s.get('fork_failed') == 0,
+         'every racer acted: fork, munmap, mmap over, mremap, mprotect, '
+         'the four THP splits, collapse, move_pages, exchange through a child',
+         acts)
+    t.ok(d.get('thp_split_pmd', 0) > 0 and d.get('thp_split_page', 0) > 0 and
+         d.get('thp_collapse_alloc', 0) > 0,
+         'the kernel split PMDs and THPs and collapsed them again',
+         {k: d.get(k) for k in ('thp_split_pmd', 'thp_split_page',
+                                'thp_collapse_alloc')})
+
+    ours_min = x.get('pairs_ok', 0)
+    failed_writes = x.get('writes', 0) - x.get('writes_ok', 0)
+    ours_max = ours_min + x.get('pairs_in_failed_writes', 0) - failed_writes
+    other = d.get('exchange_success', 0) - d.get('hpl_exchanges', 0)
+    t.ok(ours_min >= MIN_PAIRS,
+         f'{ours_min} pairs exchanged through debugfs in {x.get("writes_ok")} '
+         f'of {x.get("writes")} writes (>= {MIN_PAIRS})', x)
+    t.ok(ours_min <= other <= ours_max,
+         f'exchange_success - hpl_exchanges = {other}: within the pairs '
+         f'debugfs exchanged [{ours_min}, {ours_max}]',
+         {k: d.get(k) for k in ('exchange_success', 'hpl_exchanges')})
+    errs = x.get('errno', {})
+    t.ok(d.get('exchange_fail_busy', 0) >= errs.get('EBUSY', 1 << 60) and
+         d.get('exchange_fail_order', 0) >= errs.get('EXDEV', 1 << 60) and
+         d.get('exchange_fail_nomem', 0) == 0,
+         'exchange_fail_busy/order cover the EBUSY/EXDEV refusals, no ENOMEM',
+         (errs, {k: d.get(k) for k in d if k.startswith('exchange_fail')}))
+    t.ok(d.get('hpl_promotions', 0) > 0 and d.get('hpl_exchanges', 0) > 0,
+         'HPlacement promoted and exchanged pages during the run',
+         {k: d.get(k) for k in ('hpl_promotions', 'hpl_exchanges')})
+
+    iso = mmcheck.isolated(g)
+    t.ok(len(iso) == 2 and not any(iso.values()),
+         'nr_isolated_anon and nr_isolated_file back to 0', iso)
+    bad = mmcheck.bad_log(g)
+    t.ok(not bad, 'kernel log has no BUG, WARNING, KASAN or lockdep report',
+         '\n'.join(bad[:60]))
+    if debug:
+        g.sh('echo scan > /sys/kernel/debug/kmemleak', timeout=300)
+        leaks = g.out('cat /sys/kernel/debug/kmemleak', timeout=120)
+        ours = [b for b in leaks.split('unreferenced object')
+                if re.search(r'exchange|hpl_|hplacement', b)]
+        t.diag(f'kmemleak: {leaks.count("unreferenced object")} unreferenced objects')
+        t.ok(not ours, 'kmemleak: nothing leaked from exchange or HPlacement code',
+             '\n'.join(ours[:5]))
+
+
+def injected(t, g):
+    """A page zeroed behind its writer's back (MADV_DONTNEED) while
+    everything races: the run must stop with that page reported."""
+    rc, out = g.sh(f'integrity {ARGS} --duration 20 --inject zero '
+                   '--inject-at 2', timeout=600)
+    s = summary(out)
+    first = s.get('first_corruption') or {}
+    inj = s.get('injected') or {}
+    t.ok(rc == 1 and s.get('corruptions', 0) >= 1 and inj.get('addr') and
+         first.get('addr') == inj.get('addr') and first.get('kind') == 'zero' and
+         s.get('duration_s', 99) < 15,
+         'a page zeroed on purpose amid the racers is caught at its address '
+         '(self-test), exit 1', out[-3000:])
+
+
+def run(t):
+    debug = paths.KCONFIG == 'debug'
+    with Guest(fmem='512M', boot_timeout=180 if debug else 60) as g:
+        integrity(t, g, debug)
+        injected(t, g)
