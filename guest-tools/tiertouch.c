@@ -189,11 +189,31 @@ static void move_to(char *p, int node)
 	free(status);
 }
 
-/* The measured passes: exactly size / stride accesses each. */
+/*
+ * The measured passes: exactly size / stride accesses each, and no other
+ * memory access in the loop (its bounds in registers, not reloaded from
+ * cfg after each volatile store).
+ */
+static uint64_t touch(char *p, uint64_t size, uint64_t stride,
+		      uint64_t passes, int store)
+{
+	uint64_t pass, off, sum = 0;
+
+	if (store) {
+		for (pass = 0; pass < passes; pass++)
+			for (off = 0; off < size; off += stride)
+				*(volatile uint64_t *)(p + off) = off;
+	} else {
+		for (pass = 0; pass < passes; pass++)
+			for (off = 0; off < size; off += stride)
+				sum += *(volatile uint64_t *)(p + off);
+	}
+	return sum;
+}
+
 static void run_phase(struct phase *ph, char *p)
 {
-	volatile uint64_t *w;
-	uint64_t pass, off, sum = 0, t0;
+	uint64_t sum, t0;
 	int err;
 
 	err = ht_query_placement(0, p, cfg.size, &ph->place);
@@ -201,15 +221,7 @@ static void run_phase(struct phase *ph, char *p)
 		die("move_pages query: %s", strerror(-err));
 	sync_point("ready", ph - phases);
 	t0 = now_ns();
-	for (pass = 0; pass < cfg.passes; pass++) {
-		for (off = 0; off < cfg.size; off += cfg.stride) {
-			w = (volatile uint64_t *)(p + off);
-			if (cfg.store)
-				*w = off;
-			else
-				sum += *w;
-		}
-	}
+	sum = touch(p, cfg.size, cfg.stride, cfg.passes, cfg.store);
 	ph->ns = now_ns() - t0;
 	ph->accesses = cfg.passes * (cfg.size / cfg.stride);
 	sync_point("done", ph - phases);
