@@ -14,7 +14,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ht import tap  # noqa: E402
 
-SUITES = ['host_tools', 'qtest', 'kunit', 'topology', 'hballoon', 'exchange', 'integrity', 'hplacement', 'run_vm', 'series']
+SUITES = ['host_tools', 'qtest', 'kunit', 'topology', 'hballoon', 'exchange', 'integrity', 'hplacement', 'tieremu', 'run_vm', 'series']
 
 
 def main(argv):
