@@ -3,6 +3,8 @@
  * memplace - allocate and touch memory, then report on which NUMA node each
  * page landed (move_pages(2) query).  Run it under numactl to check that a
  * memory policy is honoured:  numactl --membind=1 memplace --json 64M
+ * With --hold it then keeps the memory, untouched, for tests that need an
+ * idle process with memory on a known node.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,13 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "lib/htutil.h"
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: memplace [--json] SIZE\n"
-		"  SIZE  bytes to allocate and touch, e.g. 64M\n");
+	fprintf(stderr, "usage: memplace [--json] [--hold S] SIZE\n"
+		"  SIZE      bytes to allocate and touch, e.g. 64M\n"
+		"  --hold S  then keep the memory S seconds without touching it\n");
 	exit(2);
 }
 
@@ -24,19 +28,29 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "hold", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	struct ht_placement p;
 	int json = 0, c, err, n;
+	unsigned long hold = 0;
+	char *end;
 	uint64_t size;
 	char *buf;
 
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (c == 'j')
+		if (c == 'j') {
 			json = 1;
-		else
+		} else if (c == 'H') {
+			errno = 0;
+			hold = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || hold > 86400)
+				ht_die_opt("memplace", "--hold",
+					   "invalid seconds '%s'", optarg);
+		} else {
 			usage();
+		}
 	}
 	if (optind != argc - 1)
 		usage();
@@ -57,8 +71,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (json) {
-		printf("{\"pages\": %llu, \"not_present\": %llu, \"errors\": %llu, \"nodes\": {",
-		       (unsigned long long)p.pages,
+		printf("{\"addr\": \"%p\", \"pages\": %llu, \"not_present\": %llu, \"errors\": %llu, \"nodes\": {",
+		       (void *)buf, (unsigned long long)p.pages,
 		       (unsigned long long)p.not_present,
 		       (unsigned long long)p.other_error);
 		for (c = 0, n = 0; c < HT_MAX_NODES; c++) {
@@ -69,7 +83,8 @@ int main(int argc, char **argv)
 		}
 		printf("}}\n");
 	} else {
-		printf("pages %llu\n", (unsigned long long)p.pages);
+		printf("addr %p\npages %llu\n", (void *)buf,
+		       (unsigned long long)p.pages);
 		for (c = 0; c < HT_MAX_NODES; c++)
 			if (p.on_node[c])
 				printf("node%d %llu\n", c,
@@ -80,6 +95,10 @@ int main(int argc, char **argv)
 		if (p.other_error)
 			printf("errors %llu\n",
 			       (unsigned long long)p.other_error);
+	}
+	if (hold) {
+		fflush(stdout);
+		sleep(hold);
 	}
 	return 0;
 }

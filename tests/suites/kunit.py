@@ -10,6 +10,11 @@ from ht import paths
 from ht.guest import Guest
 
 
+# Suites of our series; a suite that silently stops being built fails.
+EXPECTED = {'hplacement-range', 'hplacement-budget', 'hplacement-source',
+            'hplacement-pmu'}
+
+
 def walk(group, prefix, cases):
     name = group.get('name', '')
     here = f'{prefix}.{name}' if prefix else name
@@ -42,6 +47,9 @@ def run(t):
     walk(res, '', cases)
     t.ok(len(cases) > 0, 'KUnit test cases found in the boot log',
          r.stdout + log[-2000:])
+    suites = {name.split('.')[0] for name, _ in cases}
+    t.ok(not EXPECTED - suites, 'every suite of ours ran',
+         sorted(EXPECTED - suites))
     for name, status in cases:
         if status == 'SKIP':
             t.skip(f'kunit {name}', 'skipped by KUnit')

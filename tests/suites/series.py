@@ -3,11 +3,13 @@
 trees and give exactly the trees we build; checkpatch is clean."""
 import glob
 import os
+import re
 import subprocess
 import tempfile
 
 from ht import paths
 
+MAINTAINER = 'hetero-tiering@example.org'
 CHECKPATCH = {
     'linux': ['scripts/checkpatch.pl', '--strict'],
     'qemu': ['scripts/checkpatch.pl'],
@@ -17,6 +19,26 @@ CHECKPATCH = {
 def git(repo, *args, **kw):
     return subprocess.run(['git', '-C', repo, *args], capture_output=True,
                           text=True, **kw)
+
+
+def covered(tree, repo, mail):
+    """checkpatch asks whether MAINTAINERS needs updating whenever a patch
+    adds a file and leaves MAINTAINERS alone.  The answer is no when an
+    existing entry of ours already covers every file added: then that
+    question, and only it, is not asked."""
+    if tree != 'linux':
+        return []
+    with open(mail) as f:
+        added = re.findall(r'^ create mode \d+ (\S+)$', f.read(), re.M)
+    if not added:
+        return []
+    for path in added:
+        r = subprocess.run(['scripts/get_maintainer.pl', '--nogit',
+                            '--nogit-fallback', '--norolestats', '-f', path],
+                           cwd=repo, capture_output=True, text=True)
+        if MAINTAINER not in r.stdout:
+            return []
+    return ['--ignore', 'FILE_PATH_CHANGES']
 
 
 def run(t):
@@ -43,8 +65,8 @@ def run(t):
             want = git(repo, 'rev-parse', 'patched^{tree}').stdout.strip()
             t.eq(got, want, f'{tree}: git am result equals the built tree')
             for m in mails[1:]:
-                r = subprocess.run([*CHECKPATCH[tree], m], cwd=repo,
-                                   capture_output=True, text=True)
+                r = subprocess.run([*CHECKPATCH[tree], *covered(tree, repo, m), m],
+                                   cwd=repo, capture_output=True, text=True)
                 t.ok(r.returncode == 0, f'{tree}: checkpatch {os.path.basename(m)}',
                      r.stdout + r.stderr)
         finally:

@@ -26,10 +26,12 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/vmstat.h>
 #include <linux/wait.h>
 
 #include "core.h"
+#include "source.h"
 
 /* Windows sampled per range and interval at the nominal work scale. */
 #define HPL_ABIT_WINDOWS	32
@@ -45,6 +47,9 @@
 
 #define HPL_HASH_BITS		8
 
+/* Samples taken from the rings per interval at the nominal work scale. */
+#define HPL_DRAIN_SAMPLES	8192
+
 /* Serialises writes of hpl_config. */
 DEFINE_MUTEX(hpl_lock);
 struct hpl_config hpl_config;
@@ -56,8 +61,11 @@ static DEFINE_HASHTABLE(hpl_mms, HPL_HASH_BITS);
 static struct hpl_budget hpl_budget;
 static u64 hpl_next_id;
 static u64 hpl_gen;
+/* The source that samples, and the sysfs choice it was picked for. */
+static enum hpl_source hpl_active = HPL_SOURCE_ABIT;
+static int hpl_applied = -1;
 
-struct hpl_abit {
+struct hpl_batch {
 	struct hpl_space *space;
 	bool record;
 	struct hpl_sample samples[HPL_ABIT_BATCH];
@@ -72,7 +80,7 @@ void hpl_wake(void)
 	wake_up_interruptible(&hpl_wait);
 }
 
-static void hpl_abit_flush(struct hpl_abit *ab)
+static void hpl_batch_flush(struct hpl_batch *ab)
 {
 	if (!ab->nr)
 		return;
@@ -80,11 +88,11 @@ static void hpl_abit_flush(struct hpl_abit *ab)
 	ab->nr = 0;
 }
 
-static void hpl_abit_add(struct hpl_abit *ab, unsigned long addr,
-			 struct page *page)
+static void hpl_batch_add(struct hpl_batch *ab, unsigned long addr, int nid)
 {
-	bool fmem = node_is_toptier(page_to_nid(page));
+	bool fmem = node_is_toptier(nid);
 
+	/* Called under the page table lock: flushing would sleep. */
 	if (ab->nr == HPL_ABIT_BATCH)
 		return;
 	ab->samples[ab->nr].addr = addr;
@@ -99,7 +107,7 @@ static void hpl_abit_add(struct hpl_abit *ab, unsigned long addr,
 static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			struct mm_walk *walk)
 {
-	struct hpl_abit *ab = walk->private;
+	struct hpl_batch *ab = walk->private;
 	pte_t *pte, *start_pte;
 	spinlock_t *ptl;	/* page table lock */
 
@@ -112,7 +120,7 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 		    !is_huge_zero_pmd(val) &&
 		    pmdp_test_and_clear_young(walk->vma, addr, pmd) &&
 		    ab->record)
-			hpl_abit_add(ab, addr, pmd_page(val));
+			hpl_batch_add(ab, addr, page_to_nid(pmd_page(val)));
 		spin_unlock(ptl);
 		return 0;
 	}
@@ -131,7 +139,7 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			continue;
 		if (ptep_test_and_clear_young(walk->vma, addr, pte) &&
 		    ab->record)
-			hpl_abit_add(ab, addr, page);
+			hpl_batch_add(ab, addr, page_to_nid(page));
 	}
 	pte_unmap_unlock(start_pte, ptl);
 	return 0;
@@ -150,7 +158,7 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 			   struct hpl_rank_entry *ranges, unsigned int nr)
 {
 	unsigned long windows = hpl_scale_amount(scale, HPL_ABIT_WINDOWS);
-	struct hpl_abit ab = { .space = &hm->space };
+	struct hpl_batch ab = { .space = &hm->space };
 	unsigned long i, w, npages, start, end;
 
 	hm->nr_windows = 0;
@@ -184,7 +192,7 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
  */
 static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
 {
-	struct hpl_abit ab = { .space = &hm->space, .record = true };
+	struct hpl_batch ab = { .space = &hm->space, .record = true };
 	ktime_t t0 = ktime_get();
 	unsigned int i;
 
@@ -198,13 +206,14 @@ static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
 				continue;
 			walk_page_range(hm->mm, hm->windows[i].start,
 					hm->windows[i].end, &hpl_abit_ops, &ab);
-			hpl_abit_flush(&ab);
+			hpl_batch_flush(&ab);
 		}
 		mmap_read_unlock(hm->mm);
 	}
 	kvfree(hm->windows);
 	hm->windows = NULL;
 	hm->nr_windows = 0;
+	count_vm_events(HPL_SAMPLES_ABIT, ab.nr_fmem + ab.nr_smem);
 	count_vm_events(HPL_SAMPLES_FMEM, ab.nr_fmem);
 	count_vm_events(HPL_SAMPLES_SMEM, ab.nr_smem);
 	count_vm_events(HPL_SAMPLES_DROPPED, ab.nr_dropped);
@@ -256,7 +265,7 @@ static void hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 		hpl_space_sync(&hm->space, p, areas, nr_areas);
 		kvfree(areas);
 	}
-	if (hm->space.nr_ranges)
+	if (hm->space.nr_ranges && hpl_active == HPL_SOURCE_ABIT)
 		ranges = kvmalloc_array(hm->space.nr_ranges, sizeof(*ranges),
 					GFP_KERNEL);
 	if (ranges) {
@@ -295,6 +304,141 @@ static struct hpl_mm *hpl_mm_find(struct mm_struct *mm)
 	return NULL;
 }
 
+static int hpl_raw_cmp(const void *a, const void *b)
+{
+	const struct hpl_raw_sample *x = a, *y = b;
+
+	if (x->mm != y->mm)
+		return x->mm < y->mm ? -1 : 1;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Resolve samples of @hm's mm, sorted by address, to the node of their
+ * page and record them; counts the resolved ones per origin in @nr.
+ */
+static void hpl_record_raw(struct hpl_mm *hm, const struct hpl_raw_sample *raw,
+			   unsigned int n, struct hpl_batch *ab,
+			   unsigned long nr[HPL_NR_ORIGINS])
+{
+	struct vm_area_struct *vma = NULL;
+	struct folio_walk fw;
+	struct folio *folio;
+	unsigned long addr;
+	unsigned int i;
+	int nid;
+
+	if (mmap_read_lock_killable(hm->mm)) {
+		ab->nr_dropped += n;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		addr = raw[i].addr;
+		if (!vma || addr >= vma->vm_end)
+			vma = find_vma(hm->mm, addr);
+		if (!vma || addr < vma->vm_start || !hpl_vma_wanted(vma)) {
+			ab->nr_dropped++;
+			continue;
+		}
+		folio = folio_walk_start(&fw, vma, addr, 0);
+		if (!folio) {
+			ab->nr_dropped++;
+			continue;
+		}
+		nid = folio_nid(folio);
+		folio_walk_end(&fw, vma);
+		if (ab->nr == HPL_ABIT_BATCH)
+			hpl_batch_flush(ab);
+		hpl_batch_add(ab, addr, nid);
+		nr[raw[i].origin]++;
+	}
+	hpl_batch_flush(ab);
+	mmap_read_unlock(hm->mm);
+}
+
+/*
+ * Take the samples of the PMU and injector rings and record them in the
+ * spaces of this interval; samples of other mms are dropped.
+ */
+static void hpl_drain(u32 scale, u64 *stage_ns)
+{
+	unsigned long nr[HPL_NR_ORIGINS] = {}, fmem = 0, smem = 0, dropped = 0;
+	unsigned int max = hpl_scale_amount(scale, HPL_DRAIN_SAMPLES), n, i, j;
+	struct hpl_raw_sample *raw;
+	u64 lost, handler_ns;
+	ktime_t t0 = ktime_get();
+	struct hpl_mm *hm;
+
+	raw = kvmalloc_array(max, sizeof(*raw), GFP_KERNEL);
+	if (!raw)
+		return;
+	n = hpl_rings_drain(raw, max, &lost, &handler_ns);
+	sort(raw, n, sizeof(*raw), hpl_raw_cmp, NULL);
+	for (i = 0; i < n; i = j) {
+		struct hpl_batch ab = { .record = true };
+
+		for (j = i + 1; j < n && raw[j].mm == raw[i].mm; j++)
+			;
+		hm = hpl_mm_find(raw[i].mm);
+		/* Only mms referenced for this interval are safe to walk. */
+		if (!hm || hm->gen != hpl_gen) {
+			dropped += j - i;
+			continue;
+		}
+		ab.space = &hm->space;
+		hpl_record_raw(hm, raw + i, j - i, &ab, nr);
+		fmem += ab.nr_fmem;
+		smem += ab.nr_smem;
+		dropped += ab.nr_dropped;
+		cond_resched();
+	}
+	kvfree(raw);
+	count_vm_events(HPL_SAMPLES_PEBS, nr[HPL_ORIGIN_PEBS]);
+	count_vm_events(HPL_SAMPLES_IBS, nr[HPL_ORIGIN_IBS]);
+	count_vm_events(HPL_SAMPLES_INJECTED, nr[HPL_ORIGIN_INJECT]);
+	count_vm_events(HPL_SAMPLES_FMEM, fmem);
+	count_vm_events(HPL_SAMPLES_SMEM, smem);
+	count_vm_events(HPL_SAMPLES_DROPPED, dropped);
+	count_vm_events(HPL_SAMPLES_LOST, lost);
+	/* The handlers ran on behalf of this interval's sampling too. */
+	stage_ns[HPL_STAGE_SAMPLE] += ktime_to_ns(ktime_sub(ktime_get(), t0)) +
+				      handler_ns;
+}
+
+/* Run the source sysfs asks for; the accessed bits when it cannot run. */
+static void hpl_source_update(u32 scale)
+{
+	enum hpl_source want = READ_ONCE(hpl_config.source);
+	int src;
+
+	if (want == hpl_applied)
+		return;
+	src = hpl_source_pick(want, hpl_sources_available(hpl_active));
+	if (src < 0)
+		src = HPL_SOURCE_ABIT;
+	if (src != hpl_active) {
+		hpl_pmu_stop();
+		if (src != HPL_SOURCE_ABIT && hpl_pmu_start(src, scale)) {
+			pr_warn("hplacement: cannot start source %s, sampling accessed bits\n",
+				hpl_source_names[src]);
+			src = HPL_SOURCE_ABIT;
+		}
+		hpl_active = src;
+	}
+	hpl_applied = want;
+	WRITE_ONCE(hpl_stats.source, hpl_active);
+}
+
+static void hpl_source_off(void)
+{
+	hpl_pmu_stop();
+	hpl_active = HPL_SOURCE_ABIT;
+	hpl_applied = -1;
+	WRITE_ONCE(hpl_stats.source, hpl_active);
+}
+
 static struct hpl_mm *hpl_mm_get(struct mm_struct *mm)
 {
 	struct hpl_mm *hm = hpl_mm_find(mm);
@@ -326,6 +470,7 @@ static void hpl_free_all(void)
 	struct hpl_mm *hm;
 	int bkt;
 
+	hpl_source_off();
 	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
 		hpl_mm_free(hm);
 	WRITE_ONCE(hpl_stats.nr_spaces, 0);
@@ -385,6 +530,7 @@ static void hpl_interval(void)
 	mutex_unlock(&hpl_lock);
 
 	hpl_gen++;
+	hpl_source_update(hpl_budget.scale);
 	mms = hpl_collect_mms(&nr_mms);
 	if (mms)
 		todo = kvmalloc_array(max(nr_mms, 1), sizeof(*todo),
@@ -401,8 +547,9 @@ static void hpl_interval(void)
 		hpl_mm_prepare(todo[i], &p, hpl_budget.scale, stage_ns);
 		cond_resched();
 	}
-	if (nr_todo)
+	if (nr_todo && hpl_active == HPL_SOURCE_ABIT)
 		msleep_interruptible(HPL_ABIT_DELAY_MS);
+	hpl_drain(hpl_budget.scale, stage_ns);
 	for (i = 0; i < nr_todo; i++) {
 		nr_ranges += hpl_mm_finish(todo[i], &p, stage_ns);
 		cond_resched();
@@ -431,6 +578,7 @@ static void hpl_interval(void)
 	hpl_budget_update(&hpl_budget, &bp, stage_ns,
 			  last ? ktime_to_ns(ktime_sub(now, last)) : 0);
 	count_vm_events(HPL_THROTTLES, hpl_budget.nr_throttles - throttles);
+	hpl_pmu_set_scale(hpl_budget.scale);
 	last = now;
 
 	WRITE_ONCE(hpl_stats.nr_spaces, nr_todo);
@@ -473,6 +621,11 @@ static int __init hpl_init(void)
 	hpl_config.source = HPL_SOURCE_AUTO;
 	hpl_stats.scale = hpl_budget.scale;
 
+	hpl_stats.source = HPL_SOURCE_ABIT;
+
+	ret = hpl_source_debugfs_init();
+	if (ret)
+		return ret;
 	ret = hpl_sysfs_init();
 	if (ret)
 		return ret;

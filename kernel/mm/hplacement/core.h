@@ -49,6 +49,7 @@ struct hpl_config {
  * @scale: work scale for the next interval
  * @used_ppm: CPU time used, ppm of one CPU
  * @nr_intervals: intervals since boot
+ * @source: enum hpl_source that samples
  */
 struct hpl_stats {
 	unsigned int nr_spaces;
@@ -56,6 +57,7 @@ struct hpl_stats {
 	u32 scale;
 	u32 used_ppm;
 	u64 nr_intervals;
+	enum hpl_source source;
 };
 
 /**
@@ -79,6 +81,7 @@ struct hpl_mm {
 extern struct mutex hpl_lock;
 extern struct hpl_config hpl_config;
 extern struct hpl_stats hpl_stats;
+extern const char * const hpl_source_names[HPL_NR_SOURCES];
 
 void hpl_wake(void);
 unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,

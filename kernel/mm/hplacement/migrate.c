@@ -29,6 +29,9 @@
 /* Pages exchanged per interval at the nominal work scale. */
 #define HPL_EXCHANGE_PAGES	4096
 
+/* Pages demoted per interval at the nominal work scale. */
+#define HPL_DEMOTE_PAGES	4096
+
 /**
  * struct hpl_promote - folios isolated by a page walk
  * @folios: the isolated folios
@@ -114,20 +117,27 @@ static void hpl_isolate_range(struct mm_struct *mm, unsigned long start,
 	mmap_read_unlock(mm);
 }
 
-/* Promote the SMEM pages of [@start, @end) of @mm to @nid, @max at most. */
-static unsigned long hpl_promote_range(struct mm_struct *mm,
-				       unsigned long start, unsigned long end,
-				       int nid, unsigned long max)
+/*
+ * Migrate the pages of [@start, @end) of @mm that are on SMEM (promote) or
+ * on FMEM (demote, @fmem) to @nid, @max at most; pages that were isolated
+ * but did not move are added to @failed and put back, not retried.
+ */
+static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
+				    unsigned long end, int nid,
+				    unsigned long max, bool fmem,
+				    unsigned long *failed)
 {
+	enum migrate_reason reason = fmem ? MR_DEMOTION : MR_NUMA_MISPLACED;
 	struct migration_target_control mtc = {
 		.nid = nid,
 		.gfp_mask = (GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) |
 			    __GFP_THISNODE | __GFP_NOWARN | __GFP_NOMEMALLOC,
-		.reason = MR_NUMA_MISPLACED,
+		.reason = reason,
 	};
 	struct hpl_promote pr = {
 		.folios = LIST_HEAD_INIT(pr.folios),
 		.max = max,
+		.fmem = fmem,
 	};
 	unsigned int nr_succeeded = 0;
 
@@ -135,9 +145,10 @@ static unsigned long hpl_promote_range(struct mm_struct *mm,
 	if (list_empty(&pr.folios))
 		return 0;
 	migrate_pages(&pr.folios, alloc_migration_target, NULL,
-		      (unsigned long)&mtc, MIGRATE_ASYNC, MR_NUMA_MISPLACED,
+		      (unsigned long)&mtc, MIGRATE_ASYNC, reason,
 		      &nr_succeeded);
 	putback_movable_pages(&pr.folios);
+	*failed += pr.nr > nr_succeeded ? pr.nr - nr_succeeded : 0;
 	return nr_succeeded;
 }
 
@@ -234,6 +245,46 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	putback_movable_pages(&cold.folios);
 	putback_movable_pages(&paired);
 	count_vm_events(HPL_EXCHANGES, done);
+	count_vm_events(HPL_EXCHANGE_FAIL, nr - done);
+	return done;
+}
+
+/* The SMEM node that FMEM node @nid demotes to. */
+static int hpl_demotion_target(int nid)
+{
+	int target = next_demotion_node(nid);
+
+	if (target != NUMA_NO_NODE)
+		return target;
+	for_each_node_state(target, N_MEMORY)
+		if (!node_is_toptier(target))
+			return target;
+	return NUMA_NO_NODE;
+}
+
+/*
+ * FMEM has less free memory than the headroom: demote the FMEM pages of
+ * the cold ranges (@entries sorted by rank, hottest first), coldest
+ * first, @max pages at most.  Returns the pages demoted.
+ */
+static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
+				struct hpl_rank_entry *entries,
+				unsigned int n, int nid, unsigned long max,
+				unsigned long *failed)
+{
+	unsigned long done = 0;
+	struct mm_struct *mm;
+
+	while (n-- > 0 && done < max) {
+		if (entries[n].class != HPL_COLD)
+			break;
+		mm = hpl_find_mm(hms, nr_hms, entries[n].space_id);
+		if (!mm)
+			continue;
+		done += hpl_move_range(mm, entries[n].start, entries[n].end,
+				       nid, max - done, true, failed);
+		cond_resched();
+	}
 	return done;
 }
 
@@ -251,6 +302,8 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 			  u64 headroom)
 {
 	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
+	unsigned long failed = 0, demoted = 0, demote_failed = 0;
+	int smem;
 	unsigned int i, total = 0, n = 0;
 	struct hpl_rank_entry *entries;
 	struct hpl_fit_result res;
@@ -282,7 +335,21 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	hpl_fit(entries, n, (u64)capacity << PAGE_SHIFT, headroom, &res);
 
 	headroom >>= PAGE_SHIFT;
-	room = room > headroom ? room - headroom : 0;
+	if (room < headroom) {
+		/* Below the headroom: make room first, coldest pages out. */
+		smem = hpl_demotion_target(target);
+		if (smem != NUMA_NO_NODE)
+			demoted = hpl_demote(hms, nr, entries, n, smem,
+					     min(headroom - room,
+						 hpl_scale_amount(scale,
+								  HPL_DEMOTE_PAGES)),
+					     &demote_failed);
+		count_vm_events(HPL_DEMOTIONS, demoted);
+		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
+		kvfree(entries);
+		return 0;
+	}
+	room -= headroom;
 	max = hpl_scale_amount(scale, HPL_PROMOTE_PAGES);
 	if (room < max)
 		hpl_exchange(hms, nr, entries, n,
@@ -294,12 +361,13 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		mm = hpl_find_mm(hms, nr, entries[i].space_id);
 		if (!mm)
 			continue;
-		done += hpl_promote_range(mm, entries[i].start,
-					  entries[i].start + entries[i].hot_bytes,
-					  target, max - done);
+		done += hpl_move_range(mm, entries[i].start,
+				       entries[i].start + entries[i].hot_bytes,
+				       target, max - done, false, &failed);
 		cond_resched();
 	}
 	kvfree(entries);
 	count_vm_events(HPL_PROMOTIONS, done);
+	count_vm_events(HPL_PROMOTE_FAIL, failed);
 	return done;
 }

@@ -6,20 +6,13 @@
  * fails.
  */
 
-#include <linux/cpufeature.h>
 #include <linux/kobject.h>
 #include <linux/mm.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
 
 #include "core.h"
-
-static const char * const hpl_source_names[HPL_NR_SOURCES] = {
-	[HPL_SOURCE_AUTO] = "auto",
-	[HPL_SOURCE_ABIT] = "abit",
-	[HPL_SOURCE_PEBS] = "pebs",
-	[HPL_SOURCE_IBS] = "ibs",
-};
+#include "source.h"
 
 static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
@@ -52,18 +45,6 @@ static ssize_t source_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  hpl_source_names[READ_ONCE(hpl_config.source)]);
 }
 
-/* Whether the CPU has what @src samples with. */
-static bool hpl_source_present(enum hpl_source src)
-{
-#ifdef CONFIG_X86
-	if (src == HPL_SOURCE_PEBS)
-		return boot_cpu_has(X86_FEATURE_PEBS);
-	if (src == HPL_SOURCE_IBS)
-		return boot_cpu_has(X86_FEATURE_IBS);
-#endif
-	return src == HPL_SOURCE_AUTO || src == HPL_SOURCE_ABIT;
-}
-
 static ssize_t source_store(struct kobject *kobj, struct kobj_attribute *attr,
 			    const char *buf, size_t count)
 {
@@ -71,11 +52,10 @@ static ssize_t source_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 	if (src < 0)
 		return -EINVAL;
-	if (!hpl_source_present(src))
+	/* A source this machine cannot run is refused, not deferred. */
+	if (hpl_source_pick(src,
+			    hpl_sources_available(READ_ONCE(hpl_stats.source))) < 0)
 		return -ENODEV;
-	/* Only the accessed-bit source exists so far; auto picks it. */
-	if (src != HPL_SOURCE_AUTO && src != HPL_SOURCE_ABIT)
-		return -EOPNOTSUPP;
 	mutex_lock(&hpl_lock);
 	WRITE_ONCE(hpl_config.source, src);
 	mutex_unlock(&hpl_lock);
@@ -209,7 +189,8 @@ static ssize_t stats_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
 {
 	return sysfs_emit(buf,
-			  "spaces %u\nranges %llu\nscale %u\nused_ppm %u\nintervals %llu\n",
+			  "source %s\nspaces %u\nranges %llu\nscale %u\nused_ppm %u\nintervals %llu\n",
+			  hpl_source_names[READ_ONCE(hpl_stats.source)],
 			  READ_ONCE(hpl_stats.nr_spaces),
 			  READ_ONCE(hpl_stats.nr_ranges),
 			  READ_ONCE(hpl_stats.scale),
