@@ -7,7 +7,7 @@ import sys
 
 import common
 
-FIGURES = {1: 'hballoon', 2: 'timeline'}
+FIGURES = {1: 'hballoon', 2: 'timeline', 3: 'tieremu'}
 
 
 def main():

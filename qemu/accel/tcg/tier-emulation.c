@@ -215,6 +215,9 @@ static void tier_machine_init_done(Notifier *notifier, void *data)
     MachineState *ms = MACHINE(qdev_get_machine());
     CPUState *cpu;
 
+    if (!tier_emu_enabled) {
+        return;                 /* turned on, then off again */
+    }
     tier_build_tables(ms);
     CPU_FOREACH(cpu) {
         if (cpu->tier_emu) {
