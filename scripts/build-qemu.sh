@@ -33,7 +33,7 @@ fi
 ht_log "qemu: building qemu-system-x86_64 $*"
 start=$(date +%s)
 # The qtests make check runs: ours and the generic ones every device must pass.
-qtests=(virtio-hballoon-test device-introspect-test qom-test test-hmp numa-test)
+qtests=(virtio-hballoon-test tier-emulation-test device-introspect-test qom-test test-hmp numa-test)
 ht_quiet "$b/ninja.log" ninja -C "$b" qemu-system-x86_64 "${qtests[@]/#/tests/qtest/}" "$@"
 # The +ds source ships no firmware: point the build tree's data directory
 # (where an uninstalled QEMU and the qtests look) at Debian's.

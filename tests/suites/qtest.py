@@ -7,8 +7,8 @@ import subprocess
 
 from ht import paths
 
-QTESTS = ['virtio-hballoon-test', 'device-introspect-test', 'qom-test',
-          'test-hmp', 'numa-test']
+QTESTS = ['virtio-hballoon-test', 'tier-emulation-test', 'device-introspect-test',
+          'qom-test', 'test-hmp', 'numa-test']
 
 
 def run(t):
