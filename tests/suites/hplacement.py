@@ -18,7 +18,20 @@ DEFAULTS = {'enabled': '0', 'source': 'auto', 'budget': '10000',
 COUNTERS = ['hpl_samples_fmem', 'hpl_samples_smem', 'hpl_samples_dropped',
             'hpl_splits', 'hpl_merges', 'hpl_throttles', 'hpl_sample_ns',
             'hpl_classify_ns', 'hpl_migrate_ns', 'hpl_promotions',
-            'hpl_exchanges']
+            'hpl_exchanges', 'hpl_samples_abit', 'hpl_samples_pebs',
+            'hpl_samples_ibs', 'hpl_samples_injected', 'hpl_samples_lost',
+            'hpl_demotions', 'hpl_promote_fail', 'hpl_demote_fail',
+            'hpl_exchange_fail']
+INJECT = '/sys/kernel/debug/hplacement/inject'
+# Injector writes that must fail, with the error they must give.
+BAD_INJECT = [
+    ('nonsense', 'Invalid argument'), ('1 4096 4096 1', 'Invalid argument'),
+    ('1 8192 4096 1', 'Invalid argument'), ('1 4096 8192 0', 'Invalid argument'),
+    ('1 4096 8192 16385', 'Invalid argument'),
+    ('1 4096 8192 1 9', 'Invalid argument'),
+    (f'1 4096 {1 << 60} 1', 'Invalid argument'),
+    ('999999 4096 8192 1', 'No such process'),
+]
 # Writes that must fail, and change nothing.
 BAD_WRITES = [
     ('enabled', '2'), ('enabled', 'yes'), ('enabled', '-1'),
@@ -76,6 +89,9 @@ def run(t):
         t.ok(rc != 0 and ('not supported' in out or 'No such device' in out),
              'source ibs fails with EOPNOTSUPP or ENODEV', out)
         t.eq(g.read(f'{D}/source'), 'auto', 'source still auto')
+        t.ok(re.search(r'^source abit$', g.read(f'{D}/stats'), re.M),
+             'without a PMU, auto samples the accessed bits (stats)',
+             g.read(f'{D}/stats'))
 
         good = {'budget': '20000', 'interval_ms': '500', 'headroom': '4194304',
                 'min_range': str(1 << 20), 'max_range': str(128 << 20),
@@ -142,11 +158,14 @@ def run(t):
              'gups ran to the end under sampling', out[-2000:])
 
         promotion(t, g)
+        injection(t, g)
 
         bad = mmcheck.bad_log(g)
         t.ok(not bad, 'kernel log has no BUG, WARNING or lockdep report',
              '\n'.join(bad[:40]))
     exchange_when_full(t)
+    demotion(t)
+    balloon_link(t)
 
 
 def gups_fracs(g, duration, timeout):
@@ -224,3 +243,169 @@ def exchange_when_full(t):
              'FMEM full: nr_isolated_* back to 0', iso)
         bad = mmcheck.bad_log(g)
         t.ok(not bad, 'FMEM full: kernel log clean', '\n'.join(bad[:40]))
+
+
+def idle_buffer(g, node, size, tag):
+    """An idle process holding SIZE first touched on NODE: (pid, address)."""
+    f = f'/tmp/mp.{tag}'
+    pid = int(g.out(f'numactl --membind={node} memplace --json --hold 300 '
+                    f'{size} > {f} 2>&1 & echo $!').split()[-1])
+    out = ''
+    for _ in range(150):
+        out = g.out(f'cat {f}')
+        if '"addr"' in out:
+            return pid, int(json.loads(out.strip().splitlines()[-1])['addr'], 16)
+        time.sleep(0.2)
+    raise RuntimeError(f'memplace did not report: {out}')
+
+
+def fast_frac(g, pid, start, end):
+    out = g.out(f'tierstat --json --range {start:x}-{end:x} {pid}')
+    return json.loads(out)['range']['fast_frac'] or 0.0
+
+
+def injection(t, g):
+    """Samples fed through the debugfs injector take the path of PMU
+    samples (rings, drain, page lookup, ranges): they alone promote the
+    part of an idle buffer they hit, and nothing else."""
+    g.out(f'echo 0 > {D}/enabled; echo 200 > {D}/interval_ms; '
+          f'echo 500000 > {D}/budget')
+    pa, a = idle_buffer(g, 1, '64M', 'a')
+    pb, b = idle_buffer(g, 1, '32M', 'b')
+    bad = []
+    for line, err in BAD_INJECT:
+        rc, out = g.sh(f"echo '{line}' > {INJECT}")
+        if rc == 0 or err not in out:
+            bad.append(f'{line!r}: rc {rc}: {out.strip()}')
+    t.ok(not bad, f'{len(BAD_INJECT)} bad injector writes fail with the '
+         'right error', '\n'.join(bad))
+
+    v0 = vmstat(g)
+    g.out(f'echo 1 > {D}/enabled')
+    hot = (a, a + (16 << 20))
+    injected, fracs = 0, []
+    for _ in range(60):
+        rc, _out = g.sh(f'echo "{pa} {hot[0]} {hot[1]} 1000" > {INJECT}')
+        injected += 1000 if rc == 0 else 0
+        fracs.append(fast_frac(g, pa, *hot))
+        if fracs[-1] >= 0.9 and injected >= 10000:
+            break
+        time.sleep(0.3)
+    time.sleep(1)
+    g.out(f'echo 0 > {D}/enabled')
+    v1 = vmstat(g)
+    d = {k: v1[k] - v0[k] for k in COUNTERS}
+    t.diag(f'injected: hot part node 0 share {fracs}')
+    t.diag(f'injected: counter deltas {d}')
+    t.ok(fracs and fracs[-1] >= 0.9,
+         'the injected samples bring >= 90 % of their 16 MiB to node 0',
+         fracs)
+    t.ok(injected > 0 and injected * 0.99 <= d['hpl_samples_injected'] <= injected,
+         'hpl_samples_injected counts the injected samples', (injected, d))
+    cold = fast_frac(g, pb, b, b + (32 << 20))
+    t.ok(cold == 0.0, 'the idle buffer nothing was injected for stays on node 1',
+         cold)
+    g.out(f'kill {pa} {pb}; echo 1000 > {D}/interval_ms; echo 10000 > {D}/budget')
+
+
+def demotion(t):
+    """With less free FMEM than the headroom, the cold FMEM pages of an
+    idle process are demoted until the headroom is free again."""
+    with Guest(fmem='512M') as g:
+        free = node_free_mb(g, 0)
+        size = max(free - 40, 64)
+        pid, a = idle_buffer(g, 0, f'{size}M', 'd')
+        before = node_free_mb(g, 0)
+        t.diag(f'node 0 free: {free} MiB, {before} MiB with {size} MiB held')
+        v0 = vmstat(g)
+        g.out(f'echo {160 << 20} > {D}/headroom; echo 200 > {D}/interval_ms; '
+              f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
+        after = []
+        for _ in range(60):
+            time.sleep(1)
+            after.append(node_free_mb(g, 0))
+            if after[-1] >= 150:
+                break
+        time.sleep(2)
+        g.out(f'echo 0 > {D}/enabled')
+        v1 = vmstat(g)
+        settled = node_free_mb(g, 0)
+        d = {k: v1[k] - v0[k] for k in COUNTERS}
+        t.diag(f'node 0 free MiB per second: {after}, settled {settled}')
+        t.diag(f'counter deltas {d}')
+        t.ok(before < 100 and after and after[-1] >= 150,
+             'free FMEM climbs back to the 160 MiB headroom', after)
+        t.ok(settled < 160 + 64,
+             'and demotion stops near the headroom', settled)
+        t.ok(d['hpl_demotions'] * 4 >= (150 - before) * 1024 * 0.9,
+             'hpl_demotions counts the demoted pages', d)
+        t.ok(d['hpl_promotions'] == 0 and d['hpl_exchanges'] == 0,
+             'nothing is promoted while below the headroom', d)
+        frac = fast_frac(g, pid, a, a + (size << 20))
+        t.ok(frac < 1.0, 'the demoted pages are the idle buffer\'s', frac)
+        iso = mmcheck.isolated(g)
+        t.ok(len(iso) == 2 and not any(iso.values()),
+             'demotion: nr_isolated_* back to 0', iso)
+        bad = mmcheck.bad_log(g)
+        t.ok(not bad, 'demotion: kernel log clean', '\n'.join(bad[:40]))
+
+
+def node_free_mb(g, node):
+    return int(re.search(r'MemFree:\s+(\d+) kB',
+                         g.read(f'/sys/devices/system/node/node{node}/meminfo')
+                         ).group(1)) // 1024
+
+
+def hballoon_nodes(g):
+    return {n['node']: n for n in g.qmp.cmd('query-hballoon')}
+
+
+def balloon_link(t):
+    """With HBalloon, the host sees per node the hot and cold bytes that
+    HPlacement found, only while it runs; ballooned FMEM is not counted
+    as room for the hot set."""
+    with Guest(qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
+        time.sleep(2.5)
+        before = hballoon_nodes(g)
+        t.ok(before and all('stat-total' in n and 'stat-hot' not in n
+                            for n in before.values()),
+             'HPlacement off: stats without hot/cold bytes', before)
+        g.out('gups --size 256M --hot 32M --membind 1 --hot-at end '
+              '--duration 25 > /dev/null 2>&1 &')
+        g.out(f'echo 500000 > {D}/budget; echo 500 > {D}/interval_ms; '
+              f'echo 1 > {D}/enabled')
+        time.sleep(8)
+        nodes = hballoon_nodes(g)
+        t.diag({k: {f: v for f, v in n.items() if f.startswith('stat-')}
+                for k, n in nodes.items()})
+        ok = all('stat-hot' in n and 'stat-cold' in n for n in nodes.values())
+        t.ok(ok, 'HPlacement on: every node reports stat-hot and stat-cold',
+             nodes)
+        if ok:
+            hot = sum(n['stat-hot'] for n in nodes.values())
+            t.ok(16 << 20 <= hot <= 300 << 20,
+                 f'hot bytes ({hot >> 20} MiB) are about the gups hot set',
+                 nodes)
+            t.ok(all(n['stat-hot'] + n['stat-cold'] <= n['stat-total']
+                     for n in nodes.values()),
+                 'hot + cold never exceed the node', nodes)
+        # Give 512 MiB of FMEM back to the host: the FMEM counted as
+        # capacity shrinks with it.
+        g.qmp.cmd('hballoon-set-size', node=0, size=512 << 20)
+        for _ in range(60):
+            if hballoon_nodes(g)[0].get('actual') == 512 << 20:
+                break
+            time.sleep(0.5)
+        time.sleep(3)
+        nodes = hballoon_nodes(g)
+        n0 = nodes[0]
+        t.ok(n0.get('actual') == 512 << 20 and 'stat-hot' in n0 and
+             n0['stat-hot'] + n0['stat-cold'] <= 512 << 20,
+             'FMEM shrunk by the balloon: hot + cold bytes fit the rest', n0)
+        g.out(f'echo 0 > {D}/enabled; kill $(pidof gups) || true')
+        time.sleep(3)
+        after = hballoon_nodes(g)
+        t.ok(all('stat-hot' not in n for n in after.values()),
+             'HPlacement off again: hot/cold bytes no longer reported', after)
+        bad = mmcheck.bad_log(g)
+        t.ok(not bad, 'balloon link: kernel log clean', '\n'.join(bad[:40]))

@@ -21,6 +21,7 @@
 #include <linux/balloon_compaction.h>
 #include <linux/cpuset.h>
 #include <linux/delay.h>
+#include <linux/hplacement.h>
 #include <linux/jiffies.h>
 #include <linux/log2.h>
 #include <linux/mempolicy.h>
@@ -89,7 +90,7 @@
 #define HB_OOM_NOTIFY_PRIORITY	80
 
 /* MEMTOT, MEMFREE and AVAIL per node. */
-#define HB_STATS_PER_NODE	3
+#define HB_STATS_PER_NODE	5
 
 /* Base pages to the 4 KiB units of the vmstat events and the protocol. */
 #define HB_TO_4K(nr)		((nr) << (PAGE_SHIFT - VIRTIO_HBALLOON_PAGE_SHIFT))
@@ -867,11 +868,11 @@ static void hb_set_stat(struct virtio_hballoon_stat *s, u16 tag,
 	s->val = cpu_to_le64(val);
 }
 
-/* HOT and COLD are reserved for HPlacement and not sent yet. */
+/* HOT and COLD only while HPlacement classifies the node's memory. */
 static unsigned int hb_fill_stats(struct hb_dev *hb)
 {
 	struct virtio_hballoon_stat *s = hb->stats;
-	u64 total, free, avail;
+	u64 total, free, avail, hot, cold;
 	unsigned int i;
 
 	for (i = 0; i < hb->nr_nodes; i++) {
@@ -881,6 +882,10 @@ static unsigned int hb_fill_stats(struct hb_dev *hb)
 		hb_set_stat(s++, VIRTIO_HBALLOON_S_MEMTOT, node, total);
 		hb_set_stat(s++, VIRTIO_HBALLOON_S_MEMFREE, node, free);
 		hb_set_stat(s++, VIRTIO_HBALLOON_S_AVAIL, node, avail);
+		if (hpl_node_hotness(node->nid, &hot, &cold))
+			continue;
+		hb_set_stat(s++, VIRTIO_HBALLOON_S_HOT, node, hot);
+		hb_set_stat(s++, VIRTIO_HBALLOON_S_COLD, node, cold);
 	}
 	return s - hb->stats;
 }

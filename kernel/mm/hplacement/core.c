@@ -22,6 +22,7 @@
 #include <linux/mm.h>
 #include <linux/pagewalk.h>
 #include <linux/random.h>
+#include <linux/sched/cputime.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
@@ -32,6 +33,9 @@
 
 #include "core.h"
 #include "source.h"
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/hplacement.h>
 
 /* Windows sampled per range and interval at the nominal work scale. */
 #define HPL_ABIT_WINDOWS	32
@@ -75,15 +79,43 @@ struct hpl_batch {
 	unsigned long nr_dropped;
 };
 
+/*
+ * CPU time of khplacement: stage times count what it ran, not the time
+ * it waited for a CPU on a loaded machine.
+ */
+static u64 hpl_cpu_ns(void)
+{
+	return task_sched_runtime(current);
+}
+
 void hpl_wake(void)
 {
 	wake_up_interruptible(&hpl_wait);
+}
+
+/* Remember where @ab's samples hit SMEM, for hpl_migrate(). */
+static void hpl_batch_hints(struct hpl_batch *ab)
+{
+	struct hpl_mm *hm = container_of(ab->space, struct hpl_mm, space);
+	unsigned long pmd;
+	unsigned int i, j;
+
+	for (i = 0; i < ab->nr && hm->nr_hints < HPL_NR_HINTS; i++) {
+		if (ab->samples[i].fmem)
+			continue;
+		pmd = ALIGN_DOWN(ab->samples[i].addr, PMD_SIZE);
+		for (j = 0; j < hm->nr_hints && hm->hints[j] != pmd; j++)
+			;
+		if (j == hm->nr_hints)
+			hm->hints[hm->nr_hints++] = pmd;
+	}
 }
 
 static void hpl_batch_flush(struct hpl_batch *ab)
 {
 	if (!ab->nr)
 		return;
+	hpl_batch_hints(ab);
 	ab->nr_dropped += hpl_space_record_batch(ab->space, ab->samples, ab->nr);
 	ab->nr = 0;
 }
@@ -193,7 +225,7 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
 {
 	struct hpl_batch ab = { .space = &hm->space, .record = true };
-	ktime_t t0 = ktime_get();
+	u64 t0 = hpl_cpu_ns();
 	unsigned int i;
 
 	if (!hm->windows)
@@ -217,7 +249,7 @@ static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
 	count_vm_events(HPL_SAMPLES_FMEM, ab.nr_fmem);
 	count_vm_events(HPL_SAMPLES_SMEM, ab.nr_smem);
 	count_vm_events(HPL_SAMPLES_DROPPED, ab.nr_dropped);
-	stage_ns[HPL_STAGE_SAMPLE] += ktime_to_ns(ktime_sub(ktime_get(), t0));
+	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0;
 }
 
 static bool hpl_vma_wanted(struct vm_area_struct *vma)
@@ -256,8 +288,9 @@ static void hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	struct hpl_rank_entry *ranges = NULL;
 	struct hpl_area *areas;
 	unsigned int nr_areas;
-	ktime_t t0 = ktime_get();
+	u64 t0 = hpl_cpu_ns();
 
+	hm->nr_hints = 0;
 	if (mmap_read_lock_killable(hm->mm))
 		return;
 	areas = hpl_mm_areas(hm->mm, &nr_areas);
@@ -275,7 +308,7 @@ static void hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 		kvfree(ranges);
 	}
 	mmap_read_unlock(hm->mm);
-	stage_ns[HPL_STAGE_SAMPLE] += ktime_to_ns(ktime_sub(ktime_get(), t0));
+	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0;
 }
 
 /* Take the samples of @hm and end its interval; returns its ranges. */
@@ -283,14 +316,14 @@ static unsigned int hpl_mm_finish(struct hpl_mm *hm,
 				  const struct hpl_params *p, u64 *stage_ns)
 {
 	struct hpl_interval_stats st = {};
-	ktime_t t0;
+	u64 t0;
 
 	hpl_abit_sample(hm, stage_ns);
-	t0 = ktime_get();
+	t0 = hpl_cpu_ns();
 	hpl_space_end_interval(&hm->space, p, &st);
 	count_vm_events(HPL_SPLITS, st.nr_splits);
 	count_vm_events(HPL_MERGES, st.nr_merges);
-	stage_ns[HPL_STAGE_CLASSIFY] += ktime_to_ns(ktime_sub(ktime_get(), t0));
+	stage_ns[HPL_STAGE_CLASSIFY] += hpl_cpu_ns() - t0;
 	return st.nr_ranges;
 }
 
@@ -368,7 +401,7 @@ static void hpl_drain(u32 scale, u64 *stage_ns)
 	unsigned int max = hpl_scale_amount(scale, HPL_DRAIN_SAMPLES), n, i, j;
 	struct hpl_raw_sample *raw;
 	u64 lost, handler_ns;
-	ktime_t t0 = ktime_get();
+	u64 t0 = hpl_cpu_ns();
 	struct hpl_mm *hm;
 
 	raw = kvmalloc_array(max, sizeof(*raw), GFP_KERNEL);
@@ -403,7 +436,7 @@ static void hpl_drain(u32 scale, u64 *stage_ns)
 	count_vm_events(HPL_SAMPLES_DROPPED, dropped);
 	count_vm_events(HPL_SAMPLES_LOST, lost);
 	/* The handlers ran on behalf of this interval's sampling too. */
-	stage_ns[HPL_STAGE_SAMPLE] += ktime_to_ns(ktime_sub(ktime_get(), t0)) +
+	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0 +
 				      handler_ns;
 }
 
@@ -471,6 +504,7 @@ static void hpl_free_all(void)
 	int bkt;
 
 	hpl_source_off();
+	hpl_hotness_clear();
 	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
 		hpl_mm_free(hm);
 	WRITE_ONCE(hpl_stats.nr_spaces, 0);
@@ -516,6 +550,7 @@ static void hpl_interval(void)
 	struct hpl_budget_params bp;
 	struct hpl_mm **todo = NULL;
 	unsigned int nr_mms = 0, nr_todo = 0, i;
+	u32 scale;
 	struct hpl_params p;
 	struct mm_struct **mms;
 	struct hlist_node *tmp;
@@ -555,11 +590,10 @@ static void hpl_interval(void)
 		cond_resched();
 	}
 	if (nr_todo) {
-		ktime_t t = ktime_get();
+		u64 t = hpl_cpu_ns();
 
 		hpl_migrate(todo, nr_todo, hpl_budget.scale, headroom);
-		stage_ns[HPL_STAGE_MIGRATE] += ktime_to_ns(ktime_sub(ktime_get(),
-								    t));
+		stage_ns[HPL_STAGE_MIGRATE] += hpl_cpu_ns() - t;
 	}
 	for (i = 0; i < nr_mms; i++)
 		mmput(mms[i]);
@@ -575,8 +609,14 @@ static void hpl_interval(void)
 	count_vm_events(HPL_CLASSIFY_NS, stage_ns[HPL_STAGE_CLASSIFY]);
 	count_vm_events(HPL_MIGRATE_NS, stage_ns[HPL_STAGE_MIGRATE]);
 	throttles = hpl_budget.nr_throttles;
+	scale = hpl_budget.scale;
 	hpl_budget_update(&hpl_budget, &bp, stage_ns,
 			  last ? ktime_to_ns(ktime_sub(now, last)) : 0);
+	trace_hplacement_budget(stage_ns[HPL_STAGE_SAMPLE],
+				stage_ns[HPL_STAGE_CLASSIFY],
+				stage_ns[HPL_STAGE_MIGRATE],
+				hpl_budget.used_ppm, bp.budget_ppm, scale,
+				hpl_budget.scale);
 	count_vm_events(HPL_THROTTLES, hpl_budget.nr_throttles - throttles);
 	hpl_pmu_set_scale(hpl_budget.scale);
 	last = now;

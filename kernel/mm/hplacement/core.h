@@ -16,6 +16,13 @@
 #define HPL_INTERVAL_MS_MIN	10
 #define HPL_INTERVAL_MS_MAX	60000
 
+/*
+ * SMEM samples remembered per space and interval: the PMD around each is
+ * promoted before the rest of its range, so that a hot set moves first
+ * even while its range is still too coarse to tell it from cold data.
+ */
+#define HPL_NR_HINTS		64
+
 enum hpl_source {
 	HPL_SOURCE_AUTO,
 	HPL_SOURCE_ABIT,
@@ -68,6 +75,8 @@ struct hpl_stats {
  * @space: its ranges
  * @windows: the abit source's windows of the current interval
  * @nr_windows: entries of @windows
+ * @hints: PMD-aligned addresses of this interval's samples on SMEM
+ * @nr_hints: entries of @hints
  */
 struct hpl_mm {
 	struct hlist_node node;
@@ -76,6 +85,8 @@ struct hpl_mm {
 	struct hpl_space space;
 	struct hpl_area *windows;
 	unsigned int nr_windows;
+	unsigned long hints[HPL_NR_HINTS];
+	unsigned int nr_hints;
 };
 
 extern struct mutex hpl_lock;
@@ -86,6 +97,7 @@ extern const char * const hpl_source_names[HPL_NR_SOURCES];
 void hpl_wake(void);
 unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 			  u64 headroom);
+void hpl_hotness_clear(void);
 int hpl_sysfs_init(void);
 
 #endif /* _MM_HPLACEMENT_CORE_H */

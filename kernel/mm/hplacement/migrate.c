@@ -4,21 +4,28 @@
  *
  * After classification, the ranges of all spaces are ranked and the hot
  * set that fits in FMEM minus the headroom is chosen (hpl_fit()).  The
- * resident SMEM pages of its ranges, hottest range first, are isolated
+ * resident SMEM pages of its ranges, hottest range first and within it
+ * the PMDs where this interval's SMEM samples fell first, are isolated
  * and promoted into the free FMEM above the headroom and the watermarks
- * with migrate_pages(), at most a batch per interval that scales with the
- * CPU budget.
+ * with migrate_pages(); when FMEM is full they are exchanged with FMEM
+ * pages of the coldest ranges instead.  Below the headroom, FMEM pages
+ * of the coldest ranges are demoted first.  Each step moves at most a
+ * batch per interval that scales with the CPU budget.
  */
 
 #include <linux/exchange.h>
+#include <linux/hplacement.h>
 #include <linux/memory-tiers.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/pagewalk.h>
 #include <linux/sched/mm.h>
+#include <linux/seqlock.h>
 #include <linux/slab.h>
 #include <linux/vmstat.h>
+
+#include <trace/events/hplacement.h>
 
 #include "../internal.h"
 #include "core.h"
@@ -38,12 +45,16 @@
  * @nr: pages in @folios
  * @max: isolate no more pages
  * @fmem: isolate folios on FMEM (cold ones to exchange), else on SMEM
+ * @one_node: and only folios on node @nid
+ * @nid: see @one_node
  */
 struct hpl_promote {
 	struct list_head folios;
 	unsigned long nr;
 	unsigned long max;
 	bool fmem;
+	bool one_node;
+	int nid;
 };
 
 static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
@@ -52,6 +63,7 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 
 	if (pr->nr + nr > pr->max ||
 	    node_is_toptier(folio_nid(folio)) != pr->fmem ||
+	    (pr->one_node && folio_nid(folio) != pr->nid) ||
 	    !folio_test_anon(folio) || folio_test_ksm(folio) ||
 	    folio_is_zone_device(folio))
 		return;
@@ -119,11 +131,12 @@ static void hpl_isolate_range(struct mm_struct *mm, unsigned long start,
 
 /*
  * Migrate the pages of [@start, @end) of @mm that are on SMEM (promote) or
- * on FMEM (demote, @fmem) to @nid, @max at most; pages that were isolated
- * but did not move are added to @failed and put back, not retried.
+ * on FMEM node @from (demote, @fmem) to @nid, @max at most; pages that
+ * were isolated but did not move are added to @failed and put back, not
+ * retried.
  */
 static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
-				    unsigned long end, int nid,
+				    unsigned long end, int from, int nid,
 				    unsigned long max, bool fmem,
 				    unsigned long *failed)
 {
@@ -138,6 +151,8 @@ static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 		.folios = LIST_HEAD_INIT(pr.folios),
 		.max = max,
 		.fmem = fmem,
+		.one_node = fmem,
+		.nid = from,
 	};
 	unsigned int nr_succeeded = 0;
 
@@ -147,6 +162,14 @@ static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 	migrate_pages(&pr.folios, alloc_migration_target, NULL,
 		      (unsigned long)&mtc, MIGRATE_ASYNC, reason,
 		      &nr_succeeded);
+	/*
+	 * migrate_pages() leaves NR_ISOLATED of demoted folios to its
+	 * caller, as reclaim accounts them; ours are anon folios of the
+	 * FMEM nodes, accounted at isolation.
+	 */
+	if (fmem && nr_succeeded)
+		mod_node_page_state(NODE_DATA(from), NR_ISOLATED_ANON,
+				    -(long)nr_succeeded);
 	putback_movable_pages(&pr.folios);
 	*failed += pr.nr > nr_succeeded ? pr.nr - nr_succeeded : 0;
 	return nr_succeeded;
@@ -171,18 +194,43 @@ static unsigned long hpl_node_pages(int nid, unsigned long *room)
 		if (free > wmark)
 			*room += free - wmark;
 	}
+#if IS_ENABLED(CONFIG_VIRTIO_HBALLOON)
+	/* Ballooned pages are managed but given back to the host. */
+	managed -= min(managed, node_page_state(pgdat, NR_HBALLOON_PAGES));
+#endif
 	return managed;
 }
 
-static struct mm_struct *hpl_find_mm(struct hpl_mm **hms, unsigned int nr,
-				     u64 id)
+static struct hpl_mm *hpl_find_hm(struct hpl_mm **hms, unsigned int nr,
+				   u64 id)
 {
 	unsigned int i;
 
 	for (i = 0; i < nr; i++)
 		if (hms[i]->space.id == id)
-			return hms[i]->mm;
+			return hms[i];
 	return NULL;
+}
+
+static struct mm_struct *hpl_find_mm(struct hpl_mm **hms, unsigned int nr,
+				     u64 id)
+{
+	struct hpl_mm *hm = hpl_find_hm(hms, nr, id);
+
+	return hm ? hm->mm : NULL;
+}
+
+/*
+ * The part of the hint window @h of @hm that lies in the hot bytes of
+ * @e, in [*@start, *@end); false when there is none.
+ */
+static bool hpl_hint_window(const struct hpl_rank_entry *e,
+			    unsigned long h, unsigned long *start,
+			    unsigned long *end)
+{
+	*start = max(h, e->start);
+	*end = min(h + PMD_SIZE, e->start + (unsigned long)e->hot_bytes);
+	return *start < *end;
 }
 
 /*
@@ -204,11 +252,21 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		.fmem = true,
 	};
 	struct folio_exchange *pairs = NULL;
-	unsigned int i, nr = 0, done;
+	unsigned int i, h, nr = 0, done;
+	unsigned long start, end;
+	struct hpl_mm *hm;
 	LIST_HEAD(paired);
 	struct folio *a, *b;
 	struct mm_struct *mm;
 
+	/* The SMEM pages around this interval's samples first. */
+	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
+		hm = hpl_find_hm(hms, nr_hms, entries[i].space_id);
+		for (h = 0; hm && h < hm->nr_hints; h++)
+			if (hpl_hint_window(&entries[i], hm->hints[h], &start,
+					    &end))
+				hpl_isolate_range(hm->mm, start, end, &hot);
+	}
 	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
 		mm = hpl_find_mm(hms, nr_hms, entries[i].space_id);
 		if (mm)
@@ -240,6 +298,7 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		}
 	}
 	done = nr ? exchange_folios(pairs, nr) : 0;
+	trace_hplacement_exchange_batch(hot.nr, cold.nr, nr, done);
 	kvfree(pairs);
 	putback_movable_pages(&hot.folios);
 	putback_movable_pages(&cold.folios);
@@ -247,6 +306,92 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	count_vm_events(HPL_EXCHANGES, done);
 	count_vm_events(HPL_EXCHANGE_FAIL, nr - done);
 	return done;
+}
+
+/*
+ * The hot set of the last interval, split between the tiers in
+ * proportion to where each hot range's samples fell; 0 in @valid while
+ * HPlacement is off.
+ */
+static struct {
+	seqcount_t seq;
+	bool valid;
+	u64 hot[2];		/* SMEM, FMEM */
+} hpl_hotness = { .seq = SEQCNT_ZERO(hpl_hotness.seq) };
+
+static void hpl_hotness_set(const struct hpl_rank_entry *entries,
+			    unsigned int n)
+{
+	u64 hot[2] = {}, f, sm;
+	unsigned int i;
+
+	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
+		f = entries[i].last_fmem;
+		sm = entries[i].last_smem;
+		if (!f && !sm) {
+			/* No sample in the last interval: assumed on FMEM. */
+			hot[1] += entries[i].hot_bytes;
+			continue;
+		}
+		hot[1] += mul_u64_u64_div_u64(entries[i].hot_bytes, f, f + sm);
+		hot[0] += entries[i].hot_bytes -
+			  mul_u64_u64_div_u64(entries[i].hot_bytes, f, f + sm);
+	}
+	write_seqcount_begin(&hpl_hotness.seq);
+	hpl_hotness.valid = true;
+	hpl_hotness.hot[0] = hot[0];
+	hpl_hotness.hot[1] = hot[1];
+	write_seqcount_end(&hpl_hotness.seq);
+}
+
+void hpl_hotness_clear(void)
+{
+	write_seqcount_begin(&hpl_hotness.seq);
+	hpl_hotness.valid = false;
+	write_seqcount_end(&hpl_hotness.seq);
+}
+
+/**
+ * hpl_node_hotness - hot and cold memory of a node, as HPlacement sees it
+ * @nid: node
+ * @hot: bytes of the hot set on @nid
+ * @cold: the other bytes in use on @nid
+ *
+ * The hot bytes of a tier are shared among its nodes in proportion to
+ * their managed memory; cold bytes are the rest of the node's memory in
+ * use, ballooned pages excluded.
+ *
+ * Return: 0, or -ENODATA while HPlacement is not classifying.
+ */
+int hpl_node_hotness(int nid, u64 *hot, u64 *cold)
+{
+	unsigned long tier = 0, mine = 0, room, used, pages;
+	bool fmem = node_is_toptier(nid);
+	unsigned int seq;
+	u64 tier_hot;
+	bool valid;
+	int n;
+
+	do {
+		seq = read_seqcount_begin(&hpl_hotness.seq);
+		valid = hpl_hotness.valid;
+		tier_hot = hpl_hotness.hot[fmem];
+	} while (read_seqcount_retry(&hpl_hotness.seq, seq));
+	if (!valid || !node_state(nid, N_MEMORY))
+		return -ENODATA;
+	for_each_node_state(n, N_MEMORY) {
+		if (node_is_toptier(n) != fmem)
+			continue;
+		pages = hpl_node_pages(n, &room);
+		tier += pages;
+		if (n == nid)
+			mine = pages;
+	}
+	used = mine - min(mine, sum_zone_node_page_state(nid, NR_FREE_PAGES));
+	*hot = tier ? mul_u64_u64_div_u64(tier_hot, mine, tier) : 0;
+	*hot = min_t(u64, *hot, (u64)used << PAGE_SHIFT);
+	*cold = ((u64)used << PAGE_SHIFT) - *hot;
+	return 0;
 }
 
 /* The SMEM node that FMEM node @nid demotes to. */
@@ -269,8 +414,8 @@ static int hpl_demotion_target(int nid)
  */
 static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
 				struct hpl_rank_entry *entries,
-				unsigned int n, int nid, unsigned long max,
-				unsigned long *failed)
+				unsigned int n, int from, int nid,
+				unsigned long max, unsigned long *failed)
 {
 	unsigned long done = 0;
 	struct mm_struct *mm;
@@ -282,7 +427,7 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
 		if (!mm)
 			continue;
 		done += hpl_move_range(mm, entries[n].start, entries[n].end,
-				       nid, max - done, true, failed);
+				       from, nid, max - done, true, failed);
 		cond_resched();
 	}
 	return done;
@@ -302,7 +447,9 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 			  u64 headroom)
 {
 	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
-	unsigned long failed = 0, demoted = 0, demote_failed = 0;
+	unsigned long failed = 0, demoted = 0, demote_failed = 0, start, end;
+	struct hpl_mm *hm;
+	unsigned int h;
 	int smem;
 	unsigned int i, total = 0, n = 0;
 	struct hpl_rank_entry *entries;
@@ -333,19 +480,22 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		n += hpl_space_snapshot(&hms[i]->space, entries + n,
 					total - n);
 	hpl_fit(entries, n, (u64)capacity << PAGE_SHIFT, headroom, &res);
+	hpl_hotness_set(entries, n);
 
 	headroom >>= PAGE_SHIFT;
 	if (room < headroom) {
 		/* Below the headroom: make room first, coldest pages out. */
 		smem = hpl_demotion_target(target);
 		if (smem != NUMA_NO_NODE)
-			demoted = hpl_demote(hms, nr, entries, n, smem,
+			demoted = hpl_demote(hms, nr, entries, n, target, smem,
 					     min(headroom - room,
 						 hpl_scale_amount(scale,
 								  HPL_DEMOTE_PAGES)),
 					     &demote_failed);
 		count_vm_events(HPL_DEMOTIONS, demoted);
 		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
+		trace_hplacement_migrate(res.hot_bytes, room, 0, demoted,
+					 demote_failed);
 		kvfree(entries);
 		return 0;
 	}
@@ -355,6 +505,20 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		hpl_exchange(hms, nr, entries, n,
 			     hpl_scale_amount(scale, HPL_EXCHANGE_PAGES));
 	max = min(max, room);
+	/* The SMEM pages around this interval's samples first. */
+	for (i = 0; i < n && done < max; i++) {
+		if (entries[i].class == HPL_COLD)
+			break;
+		hm = hpl_find_hm(hms, nr, entries[i].space_id);
+		for (h = 0; hm && h < hm->nr_hints && done < max; h++) {
+			if (!hpl_hint_window(&entries[i], hm->hints[h], &start,
+					     &end))
+				continue;
+			done += hpl_move_range(hm->mm, start, end,
+					       NUMA_NO_NODE, target,
+					       max - done, false, &failed);
+		}
+	}
 	for (i = 0; i < n && done < max; i++) {
 		if (entries[i].class == HPL_COLD)
 			break;
@@ -363,11 +527,13 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 			continue;
 		done += hpl_move_range(mm, entries[i].start,
 				       entries[i].start + entries[i].hot_bytes,
-				       target, max - done, false, &failed);
+				       NUMA_NO_NODE, target, max - done, false,
+				       &failed);
 		cond_resched();
 	}
 	kvfree(entries);
 	count_vm_events(HPL_PROMOTIONS, done);
 	count_vm_events(HPL_PROMOTE_FAIL, failed);
+	trace_hplacement_migrate(res.hot_bytes, room, done, 0, failed);
 	return done;
 }

@@ -54,6 +54,8 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 
+#include <trace/events/hplacement.h>
+
 #include "internal.h"
 
 /* Fixed point of hpl_unlikeness(): a ratio of 1 is 1 << 16. */
@@ -543,6 +545,8 @@ static bool hpl_range_split(struct hpl_space *space,
 			   p->decay);
 	r->last_fmem = r->nr_fmem - hi->last_fmem;
 	r->last_smem = r->nr_smem - hi->last_smem;
+	trace_hplacement_split(space->id, r->start, point, hi->end, r->nr_lo,
+			       r->nr_hi);
 	hpl_range_set(r, r->start, point, p->min_range_size);
 	hpl_range_reset_counts(r);
 	r->age = 0;
@@ -598,6 +602,8 @@ static int hpl_range_merge(struct hpl_space *space, const struct hpl_params *p,
 	a->last_fmem = hpl_add(a->last_fmem, b->last_fmem);
 	a->last_smem = hpl_add(a->last_smem, b->last_smem);
 	a->age = min(a->age, b->age);
+	trace_hplacement_merge(space->id, a->start, b->start, b->end,
+			       a->score);
 	hpl_range_set(a, a->start, b->end, p->min_range_size);
 	space->nr_ranges--;
 	space->nr_merges++;

@@ -267,6 +267,10 @@ static void hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
         g_free(s->stats_elem);
     }
     s->stats_elem = elem;
+    /* Each buffer is a whole snapshot: a tag left out is no longer valid. */
+    for (uint32_t i = 0; i < s->num_nodes; i++) {
+        s->nodes[i].stats_valid = 0;
+    }
     while (iov_to_buf(elem->out_sg, elem->out_num, off, &st, sizeof(st)) ==
            sizeof(st)) {
         uint16_t tag = le16_to_cpu(st.tag);
