@@ -5,10 +5,13 @@ at work on gups: samples, ranges, time per stage, and enabled=0 stopping it;
 a hot set first touched on SMEM promoted to FMEM, and exchanged with the
 cold pages of another process when FMEM is full."""
 import json
+import os
 import re
+import subprocess
+import tempfile
 import time
 
-from ht import mmcheck
+from ht import mmcheck, paths
 from ht.guest import Guest
 
 D = '/sys/kernel/mm/hplacement'
@@ -166,6 +169,7 @@ def run(t):
     exchange_when_full(t)
     demotion(t)
     balloon_link(t)
+    check_pebs(t)
 
 
 def gups_fracs(g, duration, timeout):
@@ -409,3 +413,28 @@ def balloon_link(t):
              'HPlacement off again: hot/cold bytes no longer reported', after)
         bad = mmcheck.bad_log(g)
         t.ok(not bad, 'balloon link: kernel log clean', '\n'.join(bad[:40]))
+
+
+def check_pebs(t):
+    """scripts/check-pebs.sh: real PMU samples flow (exit 0) or it says
+    why there is nothing to check here (exit 77), never a silent pass."""
+    out = os.path.join(tempfile.mkdtemp(prefix='ht-pebs-'), 'pebs.json')
+    r = subprocess.run([os.path.join(paths.TOP, 'scripts/check-pebs.sh'),
+                        '--seconds', '4', '--json', out],
+                       capture_output=True, text=True, timeout=600)
+    try:
+        with open(out) as f:
+            rep = json.load(f)
+    except (OSError, ValueError):
+        rep = {}
+    g = rep.get('guest', {})
+    d = g.get('deltas', {})
+    t.diag(f'check-pebs: exit {r.returncode}: {rep.get("verdict")}')
+    if r.returncode == 0:
+        t.ok(d.get('hpl_samples_pebs', 0) + d.get('hpl_samples_ibs', 0) > 0,
+             'check-pebs: PMU samples reach HPlacement', rep)
+    else:
+        t.ok(r.returncode == 77 and 'nothing to check here' in rep.get('verdict', '')
+             and g.get('source') == 'abit' and d.get('hpl_samples_abit', 0) > 0,
+             'check-pebs: no PMU here, said so; the guest sampled with abit',
+             r.stdout[-3000:] + r.stderr[-3000:])
