@@ -3,7 +3,8 @@
 runs checksummed writer threads over 64 MiB (THP-backed and 4 KiB regions on
 both nodes) while folio exchanges through debugfs, move_pages, fork, munmap,
 mremap, mprotect and THP splits and collapses race with them, and HPlacement
-promotes and exchanges the hot set into an FMEM filled with cold pages.
+promotes and exchanges the hot set into an FMEM filled with cold pages and
+demotes to keep its headroom free.
 No page may ever differ from what its writer last wrote; every racer must
 have acted; the exchange counters must agree with what was asked; the
 kernel log must stay clean.  With HT_KCONFIG=debug (make check KCONFIG=debug
@@ -20,6 +21,7 @@ D = '/sys/kernel/mm/hplacement'
 DURATION = 30
 SIZE_MB = 64
 FILL_FREE = '16M'
+HEADROOM = 12 << 20      # HPlacement keeps it free: demotes when below
 MIN_PAIRS = 100          # debugfs pairs exchanged, at the very least
 ARGS = f'--size {SIZE_MB}M --threads 2 --all --fill-fmem {FILL_FREE} --seed 7'
 
@@ -46,7 +48,8 @@ def integrity(t, g, debug):
              'Lock dependency validator' in dmesg and
              'kmemleak' in g.out('ls /sys/kernel/debug'),
              'debug kernel: KASAN, lockdep and kmemleak are on')
-    g.out(f'echo 500000 > {D}/budget; echo 100 > {D}/interval_ms')
+    g.out(f'echo 500000 > {D}/budget; echo 100 > {D}/interval_ms; '
+          f'echo {HEADROOM} > {D}/headroom')
     v0 = vmstat(g)
     t0 = time.monotonic()
     # HPlacement starts once the buffer is placed (the tool's first stderr
@@ -61,7 +64,7 @@ def integrity(t, g, debug):
     wall = time.monotonic() - t0
     v1 = vmstat(g)
     g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
-          f'echo 1000 > {D}/interval_ms')
+          f'echo 1000 > {D}/interval_ms; echo 0 > {D}/headroom')
     d = {k: v1[k] - v0.get(k, 0) for k in v1}
     s = summary(out)
     x = s.get('exchange', {})
@@ -71,8 +74,9 @@ def integrity(t, g, debug):
             t.diag(line[:400])
     t.diag('summary: ' + json.dumps(s))
     t.diag('vmstat deltas: ' + json.dumps(
-        {k: d[k] for k in d if k.startswith(('exchange_', 'hpl_promotions',
-                                             'hpl_exchanges', 'thp_split',
+        {k: d[k] for k in d if k.startswith(('exchange_', 'hpl_promot',
+                                             'hpl_exchange', 'hpl_demot',
+                                             'thp_split',
                                              'thp_collapse', 'pgmigrate_s'))}))
 
     t.ok(rc == 0 and s.get('corruptions') == 0,
@@ -128,9 +132,10 @@ def integrity(t, g, debug):
          d.get('exchange_fail_nomem', 0) == 0,
          'exchange_fail_busy/order cover the EBUSY/EXDEV refusals, no ENOMEM',
          (errs, {k: d.get(k) for k in d if k.startswith('exchange_fail')}))
-    t.ok(d.get('hpl_promotions', 0) > 0 and d.get('hpl_exchanges', 0) > 0,
-         'HPlacement promoted and exchanged pages during the run',
-         {k: d.get(k) for k in ('hpl_promotions', 'hpl_exchanges')})
+    hpl = ('hpl_promotions', 'hpl_exchanges', 'hpl_demotions')
+    t.ok(all(d.get(k, 0) > 0 for k in hpl),
+         'HPlacement promoted, exchanged and demoted (below the headroom) '
+         'pages during the run', {k: d.get(k) for k in hpl})
 
     iso = mmcheck.isolated(g)
     t.ok(len(iso) == 2 and not any(iso.values()),
