@@ -228,6 +228,16 @@ static void tier_machine_init_done(Notifier *notifier, void *data)
     qatomic_store_release(&tier.ready, true);
 }
 
+/* The tables and every vCPU's filter are sized once, at start-up. */
+static bool tier_settable(const char *name, Error **errp)
+{
+    if (phase_check(PHASE_MACHINE_READY)) {
+        error_setg(errp, "%s cannot change at run time", name);
+        return false;
+    }
+    return true;
+}
+
 static bool tier_get_enabled(Object *obj, Error **errp)
 {
     return tier_emu_enabled;
@@ -235,8 +245,7 @@ static bool tier_get_enabled(Object *obj, Error **errp)
 
 static void tier_set_enabled(Object *obj, bool value, Error **errp)
 {
-    if (phase_check(PHASE_MACHINE_READY)) {
-        error_setg(errp, "tier-emulation cannot change at run time");
+    if (!tier_settable("tier-emulation", errp)) {
         return;
     }
     if (value && !tier.init_done.notify) {
@@ -253,6 +262,9 @@ static int tier_get_stats(Object *obj, Error **errp)
 
 static void tier_set_stats(Object *obj, int value, Error **errp)
 {
+    if (!tier_settable("tier-stats", errp)) {
+        return;
+    }
     tier.stats = value;
 }
 
@@ -269,7 +281,7 @@ static void tier_set_cache_size(Object *obj, Visitor *v, const char *name,
 {
     uint64_t value;
 
-    if (!visit_type_size(v, name, &value, errp)) {
+    if (!tier_settable(name, errp) || !visit_type_size(v, name, &value, errp)) {
         return;
     }
     if (value > TIER_MAX_CACHE) {
@@ -293,7 +305,8 @@ static void tier_set_cache_ways(Object *obj, Visitor *v, const char *name,
 {
     uint32_t value;
 
-    if (!visit_type_uint32(v, name, &value, errp)) {
+    if (!tier_settable(name, errp) ||
+        !visit_type_uint32(v, name, &value, errp)) {
         return;
     }
     if (value < 1 || value > TIER_MAX_WAYS) {
