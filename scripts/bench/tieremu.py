@@ -6,6 +6,7 @@ counted (tier-stats=all), and SMEM without emulation (as fast as FMEM).
 (b) What it does: gups with its working set (hot set included) in FMEM vs
 SMEM at SMEM/FMEM latency ratios of 1.5, 2.5 and 4, with the node-1
 counters from query-tier-access-stats."""
+import importlib.util
 import json
 import os
 import time
@@ -23,9 +24,13 @@ RUNS = 3        # gups runs per boot and node; medians are reported
 
 
 def figure():
-    """Our number in run.py's FIGURES."""
-    import run  # pylint: disable=import-outside-toplevel
-    return next(n for n, m in run.FIGURES.items() if m == 'tieremu')
+    """Our number in run.py's FIGURES (by path: tests/run.py is also
+    on sys.path as "run")."""
+    spec = importlib.util.spec_from_file_location(
+        'bench_run', os.path.join(os.path.dirname(__file__), 'run.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return next(n for n, m in mod.FIGURES.items() if m == 'tieremu')
 
 
 def qemu_cpu_s(g):
