@@ -40,23 +40,26 @@ def wait_state(g, want, timeout=300):
 
 def synced_run(g, args, nphases):
     """Run tiertouch --sync; reset the counters before each phase and read
-    them after it.  Returns (tiertouch's JSON, [stats per phase])."""
+    them after it.  Returns (tiertouch's JSON, [stats per phase], [seconds
+    from each reset to its read])."""
     g.out(f'rm -rf {SYNC}; mkdir {SYNC}; '
           f'(tiertouch {args} --sync {SYNC} --json > {SYNC}/out 2>&1; '
           f'echo $? > {SYNC}/rc) > /dev/null 2>&1 &')
-    got = []
+    got, windows = [], []
     for i in range(nphases):
         wait_state(g, f'ready {i}')
         stats(g, reset=True)
+        t0 = time.monotonic()
         g.out(f'kill -USR1 $(cat {SYNC}/pid)')
         wait_state(g, f'done {i}')
         got.append(stats(g))
+        windows.append(time.monotonic() - t0)
         g.out(f'kill -USR1 $(cat {SYNC}/pid)')
     g.out(f'while [ ! -s {SYNC}/rc ]; do usleep 10000; done', timeout=60)
     out = g.out(f'cat {SYNC}/out')
     if g.read(f'{SYNC}/rc') != '0':
         raise RuntimeError(f'tiertouch failed: {out}')
-    return json.loads(out), got
+    return json.loads(out), got, windows
 
 
 def near(got, want, rel=0.03, slack=20000):
@@ -139,7 +142,7 @@ def counting_all(t):
         pin_agent(g)
 
         acc = PASSES * SIZE // STRIDE
-        res, per_phase = synced_run(
+        res, per_phase, windows = synced_run(
             g, f'--nodes 0,1 --move-to 0 --size {SIZE} --passes {PASSES} '
                f'--stride {STRIDE} --cpu 1', 3)
         ph = res['phases']
@@ -150,8 +153,13 @@ def counting_all(t):
         t.eq([p['accesses'] for p in ph], [acc] * 3, f'{acc} loads per phase')
         c = [per_vcpu(s) for s in per_phase]
         # Node 0 also holds the guest kernel: its timer ticks and scheduling
-        # on vCPU 1 during the phase add node-0 loads (rel=0.3).
-        t.ok(near(c[0][1][0]['loads'], acc, rel=0.3) and
+        # on vCPU 1 add node-0 loads.  Their rate is what vCPU 1 loads from
+        # node 0 while busy on node 1; allow twice that.
+        noise = c[1][1][0]['loads'] / windows[1]
+        allow = [int(2 * noise * w) + 20000 for w in windows]
+        t.diag(f'vCPU 1 kernel noise on node 0: {noise:.0f} loads/s; '
+               f'allowed per phase: {allow}')
+        t.ok(near(c[0][1][0]['loads'], acc, slack=allow[0]) and
              c[0][1][1]['loads'] < acc * 0.01,
              'node-0 phase: vCPU 1 loads counted on node 0, not node 1',
              f'{c[0][1]} want {acc}')
@@ -163,7 +171,7 @@ def counting_all(t):
         # node 1: a little noise, nothing like vCPU 1's loads.
         t.ok(c[1][0][1]['loads'] < acc * 0.1,
              'node-1 phase: vCPU 0 did not get vCPU 1\'s loads', c[1][0])
-        t.ok(near(c[2][1][0]['loads'], acc, rel=0.3) and
+        t.ok(near(c[2][1][0]['loads'], acc, slack=allow[2]) and
              c[2][1][1]['loads'] < acc * 0.01,
              'moved pages: loads counted on their new node 0, none on node 1',
              c[2][1])
