@@ -83,6 +83,13 @@ static void xt_isolate(struct kunit *test, struct xt *x, int n)
 	}
 }
 
+/* Put the folios back; the LRU batch's references go with a drain. */
+static void xt_putback(struct xt *x)
+{
+	putback_movable_pages(&x->isolated);
+	lru_add_drain_all();
+}
+
 /* First byte of page @i, read through its mapping. */
 static int xt_read(struct xt *x, int i)
 {
@@ -108,7 +115,7 @@ static void xt_test_swap(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, exchange_folios(p, 2), 2);
 	KUNIT_EXPECT_EQ(test, p[0].err, 0);
 	KUNIT_EXPECT_EQ(test, p[1].err, 0);
-	putback_movable_pages(&x.isolated);
+	xt_putback(&x);
 
 	/* The mappings were swapped crosswise ... */
 	KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, 0), x.folio[1]);
@@ -152,7 +159,7 @@ static void xt_test_busy(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, exchange_folios(&p, 1), 0);
 	KUNIT_EXPECT_EQ(test, p.err, -EBUSY);
 	folio_put(x.folio[1]);
-	putback_movable_pages(&x.isolated);
+	xt_putback(&x);
 	xt_expect_untouched(test, &x, 2);
 }
 
@@ -173,7 +180,7 @@ static void xt_test_type(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, p.err == -EOPNOTSUPP || p.err == -EINVAL);
 	KUNIT_EXPECT_EQ(test, folio_ref_count(kernel), 1);
 	folio_put(kernel);
-	putback_movable_pages(&x.isolated);
+	xt_putback(&x);
 	xt_expect_untouched(test, &x, 1);
 }
 
@@ -192,7 +199,7 @@ static void xt_test_twice(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, exchange_folios(&p, 1), 1);
 		KUNIT_EXPECT_EQ(test, p.err, 0);
 	}
-	putback_movable_pages(&x.isolated);
+	xt_putback(&x);
 	xt_expect_untouched(test, &x, 2);
 }
 

@@ -297,6 +297,13 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 			break;
 		}
 	}
+	/*
+	 * Hot folios left unpaired while cold folios of another size were
+	 * there: skipped for their order, counted with the order refusals.
+	 */
+	if (!list_empty(&cold.folios))
+		count_vm_events(EXCHANGE_FAIL_ORDER,
+				list_count_nodes(&hot.folios) - nr);
 	done = nr ? exchange_folios(pairs, nr) : 0;
 	trace_hplacement_exchange_batch(hot.nr, cold.nr, nr, done);
 	kvfree(pairs);
