@@ -7,7 +7,7 @@ import sys
 
 import common
 
-FIGURES = {1: 'hballoon', 2: 'timeline', 3: 'tieremu'}
+FIGURES = {1: 'hballoon', 2: 'timeline', 3: 'detection', 4: 'overhead', 5: 'exchange', 8: 'tieremu'}
 
 
 def main():
