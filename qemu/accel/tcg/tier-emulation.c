@@ -45,7 +45,7 @@
 #define TIER_MAX_CACHE      (1 * GiB)
 /* Busy-wait once this much latency is owed; bounds clock reads. */
 #define TIER_QUANTUM_NS     10000
-#define TIER_MAX_CREDIT_NS  (10 * 1000 * 1000)
+#define TIER_MAX_CREDIT_NS  (100 * 1000 * 1000)
 
 typedef struct TierCounters {
     uint64_t loads;
