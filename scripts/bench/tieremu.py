@@ -134,7 +134,14 @@ def main():
         (f_ups, _), f_sum = median_run(got[0])
         (s_ups, nodes), s_sum = median_run(got[1])
         n1 = nodes.get(1, {})
+        # The model: TCG's time per update (FMEM) plus the charged latency
+        # of the misses per update (one load and one store per update).
+        pred = None
+        if f_ups and n1.get('loads'):
+            miss = n1['load-misses'] / n1['loads']
+            pred = 1 / (1 / f_ups + miss * (lat - FMEM_LAT) * 1e-9)
         res['ratios'].append({'ratio': r, 'smem_lat_ns': lat,
+                              'smem_predicted_updates_per_s': pred,
                               'fmem_updates_per_s': f_ups,
                               'smem_updates_per_s': s_ups,
                               'fmem_runs': f_sum, 'smem_runs': s_sum,
@@ -170,7 +177,9 @@ def summary(res):
         c = x['smem_counters']
         # the update phase only: each update is a load and a store
         lines.append(f'- {x["ratio"]}x ({x["smem_lat_ns"]} ns): FMEM {f:.0f}, '
-                     f'SMEM {s:.0f} updates/s, FMEM/SMEM {f / s:.2f}; median '
+                     f'SMEM {s:.0f} updates/s (model: '
+                     f'{x["smem_predicted_updates_per_s"] or 0:.0f}), '
+                     f'FMEM/SMEM {f / s:.2f}; median '
                      f'SMEM run: {c.get("loads", 0)} node-1 loads, '
                      f'{c.get("load-misses", 0)} missed the filter, '
                      f'{c.get("delay-ns", 0) / 1e9:.2f} s latency charged '
@@ -203,6 +212,10 @@ def plot(res):
            'o-', label='working set in FMEM')
     b.plot(xs, [(x['smem_updates_per_s'] or 0) / 1e6 for x in res['ratios']],
            's-', label='working set in SMEM')
+    b.plot(xs, [(x['smem_predicted_updates_per_s'] or 0) / 1e6
+                for x in res['ratios']],
+           'x--', color='tab:orange', alpha=0.6,
+           label='SMEM predicted: FMEM time + misses x latency difference')
     b.set_xlabel('SMEM / FMEM latency')
     b.set_ylabel('M updates/s')
     b.set_xticks(xs)
