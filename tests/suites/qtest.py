@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-"""QEMU qtests: ours (virtio-hballoon-test plays a hostile driver) and the
+"""QEMU qtests: ours (virtio-hballoon-test plays a hostile driver,
+tier-emulation-test counts a known guest program's accesses) and the
 generic ones that every new device and HMP command must survive."""
 import os
 import re
