@@ -51,6 +51,9 @@
 
 #define HPL_HASH_BITS		8
 
+/* Pages any interval may move, however tight the budget: a PMD's worth. */
+#define HPL_MIGRATE_MIN		512
+
 /* Samples taken from the rings per interval at the nominal work scale. */
 #define HPL_DRAIN_SAMPLES	8192
 
@@ -65,6 +68,23 @@ static DEFINE_HASHTABLE(hpl_mms, HPL_HASH_BITS);
 static struct hpl_budget hpl_budget;
 static u64 hpl_next_id;
 static u64 hpl_gen;
+/*
+ * CPU time to move a page, a moving average over the intervals that moved
+ * enough to tell; starts at what a page migration costs on common
+ * hardware.
+ */
+static u64 hpl_page_ns = 20 * NSEC_PER_USEC;
+
+/* Follow a dearer page at once, a cheaper one slowly: overruns cost more. */
+static void hpl_page_cost(u64 ns)
+{
+	ns = clamp_t(u64, ns, 100, 10 * NSEC_PER_MSEC);
+	if (ns > hpl_page_ns)
+		hpl_page_ns = ns;
+	else
+		hpl_page_ns = (3 * hpl_page_ns + ns) / 4;
+}
+
 /* The source that samples, and the sysfs choice it was picked for. */
 static enum hpl_source hpl_active = HPL_SOURCE_ABIT;
 static int hpl_applied = -1;
@@ -100,15 +120,29 @@ static void hpl_batch_hints(struct hpl_batch *ab)
 	unsigned long pmd;
 	unsigned int i, j;
 
-	for (i = 0; i < ab->nr && hm->nr_hints < HPL_NR_HINTS; i++) {
+	for (i = 0; i < ab->nr; i++) {
 		if (ab->samples[i].fmem)
 			continue;
 		pmd = ALIGN_DOWN(ab->samples[i].addr, PMD_SIZE);
-		for (j = 0; j < hm->nr_hints && hm->hints[j] != pmd; j++)
+		for (j = 0; j < hm->nr_hints && hm->hints[j].addr != pmd; j++)
 			;
-		if (j == hm->nr_hints)
-			hm->hints[hm->nr_hints++] = pmd;
+		if (j < hm->nr_hints) {
+			hm->hints[j].nr++;
+		} else if (j < HPL_NR_HINTS) {
+			hm->hints[j].addr = pmd;
+			hm->hints[j].nr = 1;
+			hm->nr_hints++;
+		}
 	}
+}
+
+static int hpl_hint_cmp(const void *a, const void *b)
+{
+	const struct hpl_hint *x = a, *y = b;
+
+	if (x->nr != y->nr)
+		return x->nr > y->nr ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
 static void hpl_batch_flush(struct hpl_batch *ab)
@@ -320,6 +354,8 @@ static unsigned int hpl_mm_finish(struct hpl_mm *hm,
 
 	hpl_abit_sample(hm, stage_ns);
 	t0 = hpl_cpu_ns();
+	/* The PMDs with most samples are the surest hot ones: first. */
+	sort(hm->hints, hm->nr_hints, sizeof(hm->hints[0]), hpl_hint_cmp, NULL);
 	hpl_space_end_interval(&hm->space, p, &st);
 	count_vm_events(HPL_SPLITS, st.nr_splits);
 	count_vm_events(HPL_MERGES, st.nr_merges);
@@ -335,6 +371,26 @@ static struct hpl_mm *hpl_mm_find(struct mm_struct *mm)
 		if (hm->mm == mm)
 			return hm;
 	return NULL;
+}
+
+/*
+ * Pages the migration stage may move: what is left of the interval's
+ * budget after sampling and classification, at the measured cost per
+ * page.  Keeps a big batch from overrunning the budget, which the
+ * controller would answer by cutting the sampling too.
+ */
+static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
+				     const u64 *stage_ns)
+{
+	u64 allowed = div_u64((u64)bp->budget_ppm *
+			      READ_ONCE(hpl_config.interval_ms) * NSEC_PER_MSEC,
+			      HPL_PPM);
+	u64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
+
+	if (allowed <= spent)
+		return HPL_MIGRATE_MIN;
+	return max_t(u64, div64_u64(allowed - spent, hpl_page_ns),
+		     HPL_MIGRATE_MIN);
 }
 
 static int hpl_raw_cmp(const void *a, const void *b)
@@ -511,9 +567,29 @@ static void hpl_free_all(void)
 	WRITE_ONCE(hpl_stats.nr_ranges, 0);
 }
 
-/* The mms of all user processes, each with a reference (mmget). */
+static bool hpl_excluded(struct task_struct *p,
+			 char exclude[][TASK_COMM_LEN], unsigned int nr)
+{
+	char comm[TASK_COMM_LEN];
+	unsigned int i;
+
+	if (!nr)
+		return false;
+	get_task_comm(comm, p);
+	for (i = 0; i < nr; i++)
+		if (!strcmp(comm, exclude[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The mms of all user processes but the excluded ones, each with a
+ * reference (mmget).
+ */
 static struct mm_struct **hpl_collect_mms(unsigned int *nr)
 {
+	char exclude[HPL_MAX_EXCLUDE][TASK_COMM_LEN];
+	unsigned int nr_exclude;
 	unsigned int max = nr_processes() + 16, n = 0;
 	struct task_struct *p, *t;
 	struct mm_struct **mms;
@@ -522,9 +598,14 @@ static struct mm_struct **hpl_collect_mms(unsigned int *nr)
 	mms = kvmalloc_array(max, sizeof(*mms), GFP_KERNEL);
 	if (!mms)
 		return NULL;
+	mutex_lock(&hpl_lock);
+	nr_exclude = hpl_config.nr_exclude;
+	memcpy(exclude, hpl_config.exclude, sizeof(exclude));
+	mutex_unlock(&hpl_lock);
 	rcu_read_lock();
 	for_each_process(p) {
-		if (p->flags & PF_KTHREAD)
+		if (p->flags & PF_KTHREAD ||
+		    hpl_excluded(p, exclude, nr_exclude))
 			continue;
 		if (n == max)
 			break;
@@ -590,10 +671,15 @@ static void hpl_interval(void)
 		cond_resched();
 	}
 	if (nr_todo) {
-		u64 t = hpl_cpu_ns();
+		u64 t = hpl_cpu_ns(), ns;
+		unsigned long moved;
 
-		hpl_migrate(todo, nr_todo, hpl_budget.scale, headroom);
-		stage_ns[HPL_STAGE_MIGRATE] += hpl_cpu_ns() - t;
+		moved = hpl_migrate(todo, nr_todo, hpl_budget.scale, headroom,
+				    hpl_migrate_cap(&bp, stage_ns));
+		ns = hpl_cpu_ns() - t;
+		stage_ns[HPL_STAGE_MIGRATE] += ns;
+		if (moved >= HPL_MIGRATE_MIN)
+			hpl_page_cost(div64_u64(ns, moved));
 	}
 	for (i = 0; i < nr_mms; i++)
 		mmput(mms[i]);

@@ -8,6 +8,7 @@
 
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
 #include <linux/types.h>
 
 #include "internal.h"
@@ -22,6 +23,9 @@
  * even while its range is still too coarse to tell it from cold data.
  */
 #define HPL_NR_HINTS		64
+
+/* Command names that sysfs "exclude" can hold. */
+#define HPL_MAX_EXCLUDE		8
 
 enum hpl_source {
 	HPL_SOURCE_AUTO,
@@ -39,6 +43,8 @@ enum hpl_source {
  * @headroom: bytes of FMEM kept free of the hot set
  * @params: classification parameters
  * @budget: CPU budget parameters
+ * @exclude: command names of processes left alone
+ * @nr_exclude: entries of @exclude
  */
 struct hpl_config {
 	bool enabled;
@@ -47,6 +53,8 @@ struct hpl_config {
 	u64 headroom;
 	struct hpl_params params;
 	struct hpl_budget_params budget;
+	char exclude[HPL_MAX_EXCLUDE][TASK_COMM_LEN];
+	unsigned int nr_exclude;
 };
 
 /**
@@ -68,6 +76,16 @@ struct hpl_stats {
 };
 
 /**
+ * struct hpl_hint - a PMD with samples on SMEM
+ * @addr: its first byte
+ * @nr: samples in it
+ */
+struct hpl_hint {
+	unsigned long addr;
+	unsigned int nr;
+};
+
+/**
  * struct hpl_mm - the space of one mm
  * @node: in the daemon's hash table, hashed by @mm
  * @mm: held with mmgrab()
@@ -75,7 +93,8 @@ struct hpl_stats {
  * @space: its ranges
  * @windows: the abit source's windows of the current interval
  * @nr_windows: entries of @windows
- * @hints: PMD-aligned addresses of this interval's samples on SMEM
+ * @hints: the PMDs where this interval's samples on SMEM fell, with
+ *	their number of samples; sorted by it, most first, before migration
  * @nr_hints: entries of @hints
  */
 struct hpl_mm {
@@ -85,7 +104,7 @@ struct hpl_mm {
 	struct hpl_space space;
 	struct hpl_area *windows;
 	unsigned int nr_windows;
-	unsigned long hints[HPL_NR_HINTS];
+	struct hpl_hint hints[HPL_NR_HINTS];
 	unsigned int nr_hints;
 };
 
@@ -96,7 +115,7 @@ extern const char * const hpl_source_names[HPL_NR_SOURCES];
 
 void hpl_wake(void);
 unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
-			  u64 headroom);
+			  u64 headroom, unsigned long cap);
 void hpl_hotness_clear(void);
 int hpl_sysfs_init(void);
 

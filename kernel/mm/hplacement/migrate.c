@@ -61,7 +61,8 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 {
 	long nr = folio_nr_pages(folio);
 
-	if (pr->nr + nr > pr->max ||
+	/* The first folio goes even when it alone is over @pr->max. */
+	if ((pr->nr && pr->nr + nr > pr->max) ||
 	    node_is_toptier(folio_nid(folio)) != pr->fmem ||
 	    (pr->one_node && folio_nid(folio) != pr->nid) ||
 	    !folio_test_anon(folio) || folio_test_ksm(folio) ||
@@ -130,6 +131,39 @@ static void hpl_isolate_range(struct mm_struct *mm, unsigned long start,
 }
 
 /*
+ * Migrate the isolated folios of @pr to @nid; those on FMEM (@pr->fmem)
+ * all come from node @from and are demoted.  What did not move stays on
+ * the list.  Returns the pages moved.
+ */
+static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
+				     int nid)
+{
+	enum migrate_reason reason = pr->fmem ? MR_DEMOTION : MR_NUMA_MISPLACED;
+	struct migration_target_control mtc = {
+		.nid = nid,
+		.gfp_mask = (GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) |
+			    __GFP_THISNODE | __GFP_NOWARN | __GFP_NOMEMALLOC,
+		.reason = reason,
+	};
+	unsigned int nr_succeeded = 0;
+
+	migrate_pages(&pr->folios, alloc_migration_target, NULL,
+		      (unsigned long)&mtc, MIGRATE_ASYNC, reason,
+		      &nr_succeeded);
+	/*
+	 * migrate_pages() leaves NR_ISOLATED of demoted folios to its
+	 * caller, as reclaim accounts them; ours are anon folios of @from,
+	 * accounted at isolation.
+	 */
+	if (pr->fmem && nr_succeeded)
+		mod_node_page_state(NODE_DATA(from), NR_ISOLATED_ANON,
+				    -(long)nr_succeeded);
+	if (pr->fmem)
+		count_vm_events(HPL_DEMOTIONS, nr_succeeded);
+	return nr_succeeded;
+}
+
+/*
  * Migrate the pages of [@start, @end) of @mm that are on SMEM (promote) or
  * on FMEM node @from (demote, @fmem) to @nid, @max at most; pages that
  * were isolated but did not move are added to @failed and put back, not
@@ -140,13 +174,6 @@ static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 				    unsigned long max, bool fmem,
 				    unsigned long *failed)
 {
-	enum migrate_reason reason = fmem ? MR_DEMOTION : MR_NUMA_MISPLACED;
-	struct migration_target_control mtc = {
-		.nid = nid,
-		.gfp_mask = (GFP_HIGHUSER_MOVABLE & ~__GFP_RECLAIM) |
-			    __GFP_THISNODE | __GFP_NOWARN | __GFP_NOMEMALLOC,
-		.reason = reason,
-	};
 	struct hpl_promote pr = {
 		.folios = LIST_HEAD_INIT(pr.folios),
 		.max = max,
@@ -159,25 +186,20 @@ static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 	hpl_isolate_range(mm, start, end, &pr);
 	if (list_empty(&pr.folios))
 		return 0;
-	migrate_pages(&pr.folios, alloc_migration_target, NULL,
-		      (unsigned long)&mtc, MIGRATE_ASYNC, reason,
-		      &nr_succeeded);
-	/*
-	 * migrate_pages() leaves NR_ISOLATED of demoted folios to its
-	 * caller, as reclaim accounts them; ours are anon folios of the
-	 * FMEM nodes, accounted at isolation.
-	 */
-	if (fmem && nr_succeeded)
-		mod_node_page_state(NODE_DATA(from), NR_ISOLATED_ANON,
-				    -(long)nr_succeeded);
+	nr_succeeded = hpl_migrate_list(&pr, from, nid);
 	putback_movable_pages(&pr.folios);
 	*failed += pr.nr > nr_succeeded ? pr.nr - nr_succeeded : 0;
 	return nr_succeeded;
 }
 
-/* Managed pages of @nid, and in @room its free pages above the watermark. */
+/*
+ * Managed pages of @nid, and in @room its free pages that a user page may
+ * take: above the high watermark and the reserve that a zone keeps from
+ * allocations that could use a higher zone (all of ZONE_DMA, typically).
+ */
 static unsigned long hpl_node_pages(int nid, unsigned long *room)
 {
+	enum zone_type classzone = gfp_zone(GFP_HIGHUSER_MOVABLE);
 	pg_data_t *pgdat = NODE_DATA(nid);
 	unsigned long managed = 0, free, wmark;
 	struct zone *zone;
@@ -190,7 +212,7 @@ static unsigned long hpl_node_pages(int nid, unsigned long *room)
 			continue;
 		managed += zone_managed_pages(zone);
 		free = zone_page_state(zone, NR_FREE_PAGES);
-		wmark = high_wmark_pages(zone);
+		wmark = high_wmark_pages(zone) + zone->lowmem_reserve[classzone];
 		if (free > wmark)
 			*room += free - wmark;
 	}
@@ -241,7 +263,8 @@ static bool hpl_hint_window(const struct hpl_rank_entry *e,
  */
 static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 				  struct hpl_rank_entry *entries,
-				  unsigned int n, unsigned long max)
+				  unsigned int n, int fmem, int smem,
+				  unsigned long max)
 {
 	struct hpl_promote hot = {
 		.folios = LIST_HEAD_INIT(hot.folios),
@@ -250,7 +273,10 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	struct hpl_promote cold = {
 		.folios = LIST_HEAD_INIT(cold.folios),
 		.fmem = true,
+		.one_node = true,
+		.nid = fmem,
 	};
+	unsigned long pages = 0;
 	struct folio_exchange *pairs = NULL;
 	unsigned int i, h, nr = 0, done;
 	unsigned long start, end;
@@ -263,8 +289,8 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
 		hm = hpl_find_hm(hms, nr_hms, entries[i].space_id);
 		for (h = 0; hm && h < hm->nr_hints; h++)
-			if (hpl_hint_window(&entries[i], hm->hints[h], &start,
-					    &end))
+			if (hpl_hint_window(&entries[i], hm->hints[h].addr,
+					    &start, &end))
 				hpl_isolate_range(hm->mm, start, end, &hot);
 	}
 	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
@@ -306,13 +332,23 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 				list_count_nodes(&hot.folios) - nr);
 	done = nr ? exchange_folios(pairs, nr) : 0;
 	trace_hplacement_exchange_batch(hot.nr, cold.nr, nr, done);
+	for (i = 0; i < nr; i++)
+		if (!pairs[i].err)
+			pages += folio_nr_pages(pairs[i].a);
 	kvfree(pairs);
+	/*
+	 * Cold folios that found no partner of their size are demoted: they
+	 * are cold and isolated already, and the room they leave lets the
+	 * unpaired hot folios be promoted next time.
+	 */
+	if (!list_empty(&cold.folios) && smem != NUMA_NO_NODE)
+		pages += hpl_migrate_list(&cold, fmem, smem);
 	putback_movable_pages(&hot.folios);
 	putback_movable_pages(&cold.folios);
 	putback_movable_pages(&paired);
 	count_vm_events(HPL_EXCHANGES, done);
 	count_vm_events(HPL_EXCHANGE_FAIL, nr - done);
-	return done;
+	return pages;
 }
 
 /*
@@ -447,22 +483,22 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
  * @nr: number of spaces
  * @scale: work scale of the interval
  * @headroom: bytes of FMEM to keep free
+ * @cap: pages that the rest of the CPU budget of the interval can move
  *
- * Return: pages promoted.
+ * Return: pages moved (promoted, exchanged and demoted).
  */
 unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
-			  u64 headroom)
+			  u64 headroom, unsigned long cap)
 {
 	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
 	unsigned long failed = 0, demoted = 0, demote_failed = 0, start, end;
-	struct hpl_mm *hm;
-	unsigned int h;
-	int smem;
-	unsigned int i, total = 0, n = 0;
+	unsigned long moved = 0;
 	struct hpl_rank_entry *entries;
+	unsigned int i, h, total = 0, n = 0;
+	int nid, smem, target = NUMA_NO_NODE;
 	struct hpl_fit_result res;
 	struct mm_struct *mm;
-	int nid, target = NUMA_NO_NODE;
+	struct hpl_mm *hm;
 
 	for_each_node_state(nid, N_MEMORY) {
 		if (!node_is_toptier(nid))
@@ -475,6 +511,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	}
 	if (target == NUMA_NO_NODE || !nr)
 		return 0;
+	smem = hpl_demotion_target(target);
 
 	for (i = 0; i < nr; i++)
 		total += hms[i]->space.nr_ranges;
@@ -492,25 +529,25 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	headroom >>= PAGE_SHIFT;
 	if (room < headroom) {
 		/* Below the headroom: make room first, coldest pages out. */
-		smem = hpl_demotion_target(target);
 		if (smem != NUMA_NO_NODE)
 			demoted = hpl_demote(hms, nr, entries, n, target, smem,
-					     min(headroom - room,
-						 hpl_scale_amount(scale,
-								  HPL_DEMOTE_PAGES)),
+					     min3(headroom - room, cap,
+						  hpl_scale_amount(scale,
+								   HPL_DEMOTE_PAGES)),
 					     &demote_failed);
-		count_vm_events(HPL_DEMOTIONS, demoted);
 		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
 		trace_hplacement_migrate(res.hot_bytes, room, 0, demoted,
 					 demote_failed);
 		kvfree(entries);
-		return 0;
+		return demoted;
 	}
 	room -= headroom;
-	max = hpl_scale_amount(scale, HPL_PROMOTE_PAGES);
+	max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), cap);
 	if (room < max)
-		hpl_exchange(hms, nr, entries, n,
-			     hpl_scale_amount(scale, HPL_EXCHANGE_PAGES));
+		moved += hpl_exchange(hms, nr, entries, n, target, smem,
+				      min(hpl_scale_amount(scale,
+							   HPL_EXCHANGE_PAGES),
+					  cap));
 	max = min(max, room);
 	/* The SMEM pages around this interval's samples first. */
 	for (i = 0; i < n && done < max; i++) {
@@ -518,8 +555,8 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 			break;
 		hm = hpl_find_hm(hms, nr, entries[i].space_id);
 		for (h = 0; hm && h < hm->nr_hints && done < max; h++) {
-			if (!hpl_hint_window(&entries[i], hm->hints[h], &start,
-					     &end))
+			if (!hpl_hint_window(&entries[i], hm->hints[h].addr,
+					     &start, &end))
 				continue;
 			done += hpl_move_range(hm->mm, start, end,
 					       NUMA_NO_NODE, target,
@@ -538,9 +575,13 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 				       &failed);
 		cond_resched();
 	}
+	/* FMEM had less room than it seemed: exchange instead. */
+	if (failed && done < max)
+		moved += hpl_exchange(hms, nr, entries, n, target, smem,
+				      max - done);
 	kvfree(entries);
 	count_vm_events(HPL_PROMOTIONS, done);
 	count_vm_events(HPL_PROMOTE_FAIL, failed);
 	trace_hplacement_migrate(res.hot_bytes, room, done, 0, failed);
-	return done;
+	return moved + done;
 }

@@ -6,6 +6,7 @@
  * fails.
  */
 
+#include <linux/ctype.h>
 #include <linux/kobject.h>
 #include <linux/mm.h>
 #include <linux/string.h>
@@ -185,6 +186,52 @@ static ssize_t max_range_store(struct kobject *kobj,
 	return hpl_range_store(buf, count, true);
 }
 
+static ssize_t exclude_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	ssize_t len = 0;
+	unsigned int i;
+
+	mutex_lock(&hpl_lock);
+	for (i = 0; i < hpl_config.nr_exclude; i++)
+		len += sysfs_emit_at(buf, len, "%s%s", i ? " " : "",
+				     hpl_config.exclude[i]);
+	mutex_unlock(&hpl_lock);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+/*
+ * Blank-separated command names (as in /proc/PID/comm, at most
+ * TASK_COMM_LEN - 1 bytes each); an empty write clears the list.
+ */
+static ssize_t exclude_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	char names[HPL_MAX_EXCLUDE][TASK_COMM_LEN] = {};
+	unsigned int n = 0;
+	const char *p = buf, *end = buf + count;
+	size_t len;
+
+	while (p < end) {
+		while (p < end && isspace(*p))
+			p++;
+		if (p == end)
+			break;
+		for (len = 0; p + len < end && !isspace(p[len]); len++)
+			if (!isprint(p[len]))
+				return -EINVAL;
+		if (n == HPL_MAX_EXCLUDE || len >= TASK_COMM_LEN)
+			return -EINVAL;
+		memcpy(names[n++], p, len);
+		p += len;
+	}
+	mutex_lock(&hpl_lock);
+	memcpy(hpl_config.exclude, names, sizeof(names));
+	hpl_config.nr_exclude = n;
+	mutex_unlock(&hpl_lock);
+	return count;
+}
+
 static ssize_t stats_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
 {
@@ -205,6 +252,7 @@ static struct kobj_attribute interval_ms_attr = __ATTR_RW(interval_ms);
 static struct kobj_attribute headroom_attr = __ATTR_RW(headroom);
 static struct kobj_attribute min_range_attr = __ATTR_RW(min_range);
 static struct kobj_attribute max_range_attr = __ATTR_RW(max_range);
+static struct kobj_attribute exclude_attr = __ATTR_RW(exclude);
 static struct kobj_attribute stats_attr = __ATTR_RO(stats);
 
 static struct attribute *hpl_attrs[] = {
@@ -215,6 +263,7 @@ static struct attribute *hpl_attrs[] = {
 	&headroom_attr.attr,
 	&min_range_attr.attr,
 	&max_range_attr.attr,
+	&exclude_attr.attr,
 	&stats_attr.attr,
 	NULL,
 };
