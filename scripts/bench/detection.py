@@ -43,7 +43,8 @@ DAMON = '/sys/kernel/mm/damon/admin'
 HZ = 100        # USER_HZ of /proc/*/stat
 
 # vmstat counters kept per run (deltas over the measured window)
-VMSTAT = ['hpl_sample_ns', 'hpl_classify_ns', 'hpl_migrate_ns', 'hpl_promotions',
+VMSTAT = ['hpl_sample_ns', 'hpl_classify_ns', 'hpl_migrate_ns', 'hpl_samples_fmem',
+          'hpl_samples_smem', 'hpl_splits', 'hpl_merges', 'hpl_promotions',
           'hpl_exchanges', 'hpl_demotions', 'hpl_throttles', 'pgpromote_success',
           'pgdemote_kswapd', 'pgdemote_direct', 'pgmigrate_success',
           'numa_hint_faults', 'numa_pte_updates', 'exchange_success']
@@ -333,9 +334,21 @@ def scenario(name, duration, shift_at, runs, plist):
         for p in plist:
             progress(f'{name}: run {i + 1}/{runs}, {p.label}: booting '
                      f'({done}/{total} done, ~{est - done * (duration + 14):.0f} s left)')
-            r = one_run(p, duration, shift_at)
+            for attempt in (1, 2):
+                try:
+                    r = one_run(p, duration, shift_at)
+                    break
+                except Exception as e:  # pylint: disable=broad-except
+                    # a starved TCG guest can time out: retry once, then
+                    # record the failure (never a number) and go on
+                    progress(f'  run failed ({type(e).__name__}: '
+                             f'{str(e).splitlines()[0][:200]})'
+                             + ('; retrying' if attempt == 1 else ''))
+                    r = {'peer': p.name, 'error': str(e)[-3000:]}
             done += 1
-            if 'unavailable' in r:
+            if 'error' in r:
+                pass
+            elif 'unavailable' in r:
                 progress(f'  {p.name} UNAVAILABLE: {r["unavailable"]}')
             else:
                 s = r['series']
@@ -346,12 +359,18 @@ def scenario(name, duration, shift_at, runs, plist):
     return res
 
 
+def usable(runs):
+    return [r for r in runs if 'unavailable' not in r and 'error' not in r]
+
+
 def reduce(runs_by_peer, shift_at=None):
     out = {}
     for name, runs in runs_by_peer.items():
-        ok = [r for r in runs if 'unavailable' not in r]
+        ok = usable(runs)
         if not ok:
-            out[name] = {'unavailable': runs[0]['unavailable'] if runs else 'not run'}
+            out[name] = {'unavailable': next(
+                (r.get('unavailable') or 'failed: ' + r['error'][:300]
+                 for r in runs), 'not run')}
             continue
         t90 = [time_to(r['series'], 0.9) for r in ok]
         d = {'time_to_90_s': med_inf(t90), 'time_to_90_runs': t90,
@@ -359,7 +378,8 @@ def reduce(runs_by_peer, shift_at=None):
              'final_fmem_frac': common.summary([r['series'][-1]['fmem_frac'] for r in ok]),
              'max_fmem_frac': common.summary([max(x['fmem_frac'] for x in r['series'])
                                               for r in ok]),
-             'updates_per_s': common.summary([r['summary']['updates_per_s'] for r in ok])}
+             'updates_per_s': common.summary([r['summary']['updates_per_s'] for r in ok]),
+             'failed_runs': len([r for r in runs if 'error' in r])}
         if shift_at:
             before = [[x for x in r['series'] if x['t'] <= shift_at] for r in ok]
             d['fmem_frac_before_shift'] = common.summary(
@@ -382,7 +402,7 @@ def ratios(runs_by_peer, key='time_to_90'):
         for i in range(nruns):
             def t(n):
                 rs = runs_by_peer[n]
-                if i >= len(rs) or 'unavailable' in rs[i]:
+                if i >= len(rs) or not usable([rs[i]]):
                     return None
                 return time_to(rs[i]['series'], 0.9)
             best = [t(n) for n in others if t(n) is not None]
@@ -467,7 +487,9 @@ def summary(res):
         t90 = d['time_to_90_s']
         lines.append(f'| {label} | {fmt(t90) if t90 is not None else "not reached"} '
                      f'({", ".join(fmt(x) for x in d["time_to_90_runs"])}) '
-                     f'| {d["reached_90"]}/{d["runs"]} '
+                     f'| {d["reached_90"]}/{d["runs"]}'
+                     + (f' ({d["failed_runs"]} run(s) failed)' if d['failed_runs'] else '')
+                     + ' '
                      f'| {fmt(f["median"])} ({fmt(f["min"])}-{fmt(f["max"])}) '
                      f'| {fmt(u["median"] / 1e6)} ({fmt(u["min"] / 1e6)}-'
                      f'{fmt(u["max"] / 1e6)}) |')
@@ -500,7 +522,7 @@ COLORS = {'none': 'tab:gray', 'linux-tpp': 'tab:orange', 'damon': 'tab:green',
 
 
 def median_series(runs, key):
-    ok = [r['series'] for r in runs if 'unavailable' not in r]
+    ok = [r['series'] for r in usable(runs)]
     if not ok:
         return [], []
     n = min(len(s) for s in ok)

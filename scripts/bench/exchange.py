@@ -79,6 +79,11 @@ def main():
                 'pages_moved_per_s': common.summary(
                     [r['pages_moved_per_s'] for r in runs]),
                 'tlb_flushes': common.summary([r['tlb']['flushes'] for r in runs]),
+                'tlb_page_flushes': common.summary([r['tlb']['local_page']
+                                                    for r in runs]),
+                'tlb_full_flushes': common.summary(
+                    [r['tlb']['local_full'] + r['tlb']['remote'] for r in runs]),
+                'fmem_free_kb': common.summary([r['fmem_free_kb'] for r in runs]),
                 'ipis_sent': common.summary([r['tlb']['ipi_sent'] for r in runs]),
                 'pairs_moved': common.summary([r['pairs_moved'] for r in runs]),
                 'corrupt_pages': sum(r['corrupt_pages'] for r in runs),
@@ -115,13 +120,16 @@ def fmt(v):
 def summary(res):
     lines = [f'{res["pages_each_way"]} pages each way (4 KiB, anonymous), '
              'TCG guest: absolute rates are emulated-guest rates.', '',
-             '| case | FMEM | pages/s (min-max) | TLB flushes | IPIs | pairs moved |',
+             '| case | FMEM (free MiB) | pages/s (min-max) | TLB flushes: '
+             'single page + full | IPIs | pairs moved |',
              '|---|---|---|---|---|---|']
     for c in res['cases']:
         p = c['pages_moved_per_s']
         lines.append(f'| {c["name"]} | {"full" if c["fmem_full"] else "free"} '
+                     f'({c["fmem_free_kb"]["median"] / 1024:.0f}) '
                      f'| {fmt(p["median"])} ({fmt(p["min"])}-{fmt(p["max"])}) '
-                     f'| {fmt(c["tlb_flushes"]["median"])} '
+                     f'| {fmt(c["tlb_page_flushes"]["median"])} + '
+                     f'{fmt(c["tlb_full_flushes"]["median"])} '
                      f'| {fmt(c["ipis_sent"]["median"])} '
                      f'| {fmt(c["pairs_moved"]["median"])} |')
     lines.append('')
@@ -147,18 +155,26 @@ def plot(res):
     colors = ['tab:blue' if c['name'].startswith('exchange') else 'tab:gray'
               for c in cs]
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for ax, key, ylabel in ((axes[0], 'pages_moved_per_s', 'pages moved / s (log)'),
-                            (axes[1], 'tlb_flushes', 'TLB flushes (log)')):
-        med = [c[key]['median'] or 0 for c in cs]
-        lo = [m - (c[key]['min'] or 0) for c, m in zip(cs, med)]
-        hi = [(c[key]['max'] or 0) - m for c, m in zip(cs, med)]
-        ax.bar(range(len(cs)), med, yerr=[lo, hi], capsize=4, color=colors)
+    ax = axes[0]
+    med = [c['pages_moved_per_s']['median'] or 0 for c in cs]
+    lo = [m - (c['pages_moved_per_s']['min'] or 0) for c, m in zip(cs, med)]
+    hi = [(c['pages_moved_per_s']['max'] or 0) - m for c, m in zip(cs, med)]
+    ax.bar(range(len(cs)), med, yerr=[lo, hi], capsize=4, color=colors)
+    ax.set_yscale('log')
+    ax.set_ylabel('pages moved / s (log)')
+    ax.set_title(f'{res["pages_each_way"]} pages each way')
+    ax = axes[1]
+    page = [c['tlb_page_flushes']['median'] or 0 for c in cs]
+    full = [c['tlb_full_flushes']['median'] or 0 for c in cs]
+    ax.bar(range(len(cs)), page, color='silver', label='single-page flushes')
+    ax.bar(range(len(cs)), full, bottom=page, color='tab:red',
+           label='full flushes (local + remote)')
+    ax.set_ylabel('TLB flushes (median run)')
+    ax.set_title('tlb:tlb_flush events in the timed part')
+    ax.legend(fontsize=7)
+    for ax in axes:
         ax.set_xticks(range(len(cs)))
         ax.set_xticklabels(labels, rotation=60, ha='right', fontsize=7)
-        ax.set_yscale('log')
-        ax.set_ylabel(ylabel)
-    axes[0].set_title(f'{res["pages_each_way"]} pages each way')
-    axes[1].set_title('tlb:tlb_flush events (single page + full, all CPUs)')
     fig.suptitle('Exchange vs promote + demote (TCG guest; median, min-max)')
     fig.tight_layout()
     path = os.path.join(common.results_dir(), 'fig5-exchange.png')

@@ -38,10 +38,12 @@ def main():
                        f'--duration {detection.DURATION} (+ peer options)',
            'runs': detection.RUNS, 'peers': {}}
     for name, runs in steady.items():
-        ok = [r for r in runs if 'unavailable' not in r]
+        ok = detection.usable(runs)
         label = next(p.label for p in detection.peers() if p.name == name)
         if not ok:
-            res['peers'][name] = {'label': label, 'unavailable': runs[0]['unavailable']}
+            res['peers'][name] = {'label': label, 'unavailable': next(
+                (r.get('unavailable') or 'failed: ' + r['error'][:300]
+                 for r in runs), 'not run')}
             continue
         d = {'label': label}
         for k in KEYS:
