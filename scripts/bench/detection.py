@@ -292,7 +292,8 @@ def one_run(peer, duration, shift_at=None):
         lines = [json.loads(x) for x in g.out('cat /tmp/g.json').splitlines()
                  if x.startswith('{')]
         run['series'] = [{'t': x['t'], 'updates_per_s': x['updates_per_s'],
-                          'fmem_frac': x['hot_node_frac_sampled'].get('0', 0.0)}
+                          'fmem_frac': x['hot_node_frac_sampled'].get('0', 0.0),
+                          'hot_offset': x.get('hot_offset')}
                          for x in lines if 't' in x and 'updates_per_s' in x]
         run['shift'] = next((x for x in lines if x.get('event') == 'shift'), None)
         run['summary'] = next((x['summary'] for x in lines if 'summary' in x), None)
@@ -381,10 +382,15 @@ def reduce(runs_by_peer, shift_at=None):
              'updates_per_s': common.summary([r['summary']['updates_per_s'] for r in ok]),
              'failed_runs': len([r for r in runs if 'error' in r])}
         if shift_at:
-            before = [[x for x in r['series'] if x['t'] <= shift_at] for r in ok]
+            # gups' shift event time; reports after it are of the new hot set
+            ts = [(r['shift'] or {}).get('t', shift_at) for r in ok]
+            before = [[x for x in r['series'] if x['t'] < t] for r, t in zip(ok, ts)]
+            after = [[x for x in r['series'] if x['t'] > t] for r, t in zip(ok, ts)]
             d['fmem_frac_before_shift'] = common.summary(
                 [b[-1]['fmem_frac'] if b else None for b in before])
-            t90s = [time_to(r['series'], 0.9, after=shift_at) for r in ok]
+            d['fmem_frac_first_after_shift'] = common.summary(
+                [a[0]['fmem_frac'] if a else None for a in after])
+            t90s = [time_to(r['series'], 0.9, after=t) for r, t in zip(ok, ts)]
             d['time_to_90_after_shift_s'] = med_inf(t90s)
             d['time_to_90_after_shift_runs'] = t90s
         out[name] = d
@@ -502,15 +508,17 @@ def summary(res):
         sh = res['shift']
         lines += ['', f'Hot set moved at {sh["shift_at_s"]} s of {sh["duration_s"]} s '
                   f'({sh["runs"]} run(s)):', '',
-                  '| peer | coverage before shift | time to 90 % after shift (s) '
-                  '| final coverage |', '|---|---|---|---|']
+                  '| peer | coverage before shift | first report after it '
+                  '| time to 90 % after shift (s) | final coverage |',
+                  '|---|---|---|---|---|']
         for name, d in sh['peers'].items():
             label = res['peers'][name]['label']
             if 'unavailable' in d:
-                lines.append(f'| {label} | unavailable: {d["unavailable"]} | | |')
+                lines.append(f'| {label} | unavailable: {d["unavailable"]} | | | |')
                 continue
             t = d['time_to_90_after_shift_s']
             lines.append(f'| {label} | {fmt(d["fmem_frac_before_shift"]["median"])} '
+                         f'| {fmt(d["fmem_frac_first_after_shift"]["median"])} '
                          f'| {fmt(t) if t is not None else "not reached"} '
                          f'| {fmt(d["final_fmem_frac"]["median"])} |')
     return lines
