@@ -38,7 +38,7 @@
 #define MPOL_DEFAULT	0
 #define MPOL_PREFERRED	1
 #define MPOL_BIND	2
-#define MAX_STEP	512
+#define MAX_STEP	8192
 
 static const char *prog = "xchgbench";
 
@@ -304,8 +304,9 @@ int main(int argc, char **argv)
 					first_err = errno;
 			}
 		} else {
-			void *pg[2][MAX_STEP];
-			int nodes[2][MAX_STEP], st[2][MAX_STEP], d;
+			static void *pg[2][MAX_STEP];
+			static int nodes[2][MAX_STEP], st[2][MAX_STEP];
+			int d;
 
 			for (k = 0; k < cfg.step; k++) {
 				pg[0][k] = a + (i + k) * PAGE;

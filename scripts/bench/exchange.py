@@ -26,8 +26,8 @@ CASES = [
     ('migrate, 8+8 pages/call', True, '--method migrate --step 8 --demote-first'),
     ('migrate, 512+512 pages/call', True,
      '--method migrate --step 512 --demote-first'),
-    ('migrate, 512+512 pages/call, promote first', True,
-     '--method migrate --step 512'),
+    ('migrate, all pages in one call each, promote first', True,
+     f'--method migrate --step {min(PAGES, 8192)}'),
 ]
 REASONS = {'local mm shootdown': 'local_page', 'local shootdown': 'local_full',
            'remote shootdown': 'remote', 'remote ipi send': 'ipi_sent',
