@@ -324,15 +324,22 @@ static int exchange_move(struct folio_exchange *x, struct page *bounce)
 	folio_ref_unfreeze(b, 1);
 	folio_ref_unfreeze(a, 1);
 
-	/* a's old mappings now map b, and b's map a. */
-	remove_migration_ptes(a, b, 0);
-	remove_migration_ptes(b, a, 0);
-
-	/* Requeue each folio as the contents it now holds were queued. */
+	/*
+	 * Requeue each folio as the contents it now holds were queued, while
+	 * it is still unmapped: once it is mapped again a racing partial
+	 * munmap may mark it partially mapped, and a requeue as not
+	 * partially mapped would then be wrong (the same order as upstream's
+	 * fix of migration, "mm: fix deferred split queue races during
+	 * migration").
+	 */
 	if (queued_a)
 		deferred_split_folio(b, partially_a);
 	if (queued_b)
 		deferred_split_folio(a, partially_b);
+
+	/* a's old mappings now map b, and b's map a. */
+	remove_migration_ptes(a, b, 0);
+	remove_migration_ptes(b, a, 0);
 	err = 0;
 	goto out;
 

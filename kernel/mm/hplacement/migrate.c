@@ -357,10 +357,10 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
  * HPlacement is off.
  */
 static struct {
-	seqcount_t seq;
+	seqlock_t lock;
 	bool valid;
 	u64 hot[2];		/* SMEM, FMEM */
-} hpl_hotness = { .seq = SEQCNT_ZERO(hpl_hotness.seq) };
+} hpl_hotness = { .lock = __SEQLOCK_UNLOCKED(hpl_hotness.lock) };
 
 static void hpl_hotness_set(const struct hpl_rank_entry *entries,
 			    unsigned int n)
@@ -380,18 +380,18 @@ static void hpl_hotness_set(const struct hpl_rank_entry *entries,
 		hot[0] += entries[i].hot_bytes -
 			  mul_u64_u64_div_u64(entries[i].hot_bytes, f, f + sm);
 	}
-	write_seqcount_begin(&hpl_hotness.seq);
+	write_seqlock(&hpl_hotness.lock);
 	hpl_hotness.valid = true;
 	hpl_hotness.hot[0] = hot[0];
 	hpl_hotness.hot[1] = hot[1];
-	write_seqcount_end(&hpl_hotness.seq);
+	write_sequnlock(&hpl_hotness.lock);
 }
 
 void hpl_hotness_clear(void)
 {
-	write_seqcount_begin(&hpl_hotness.seq);
+	write_seqlock(&hpl_hotness.lock);
 	hpl_hotness.valid = false;
-	write_seqcount_end(&hpl_hotness.seq);
+	write_sequnlock(&hpl_hotness.lock);
 }
 
 /**
@@ -416,10 +416,10 @@ int hpl_node_hotness(int nid, u64 *hot, u64 *cold)
 	int n;
 
 	do {
-		seq = read_seqcount_begin(&hpl_hotness.seq);
+		seq = read_seqbegin(&hpl_hotness.lock);
 		valid = hpl_hotness.valid;
 		tier_hot = hpl_hotness.hot[fmem];
-	} while (read_seqcount_retry(&hpl_hotness.seq, seq));
+	} while (read_seqretry(&hpl_hotness.lock, seq));
 	if (!valid || !node_state(nid, N_MEMORY))
 		return -ENODATA;
 	for_each_node_state(n, N_MEMORY) {
