@@ -42,7 +42,8 @@ def qemu_cpu_s(g):
 
 def gups(g, node):
     """Run gups with its buffer on node; returns (updates/s, counters,
-    updates per QEMU CPU second).  Counters and CPU time cover the update
+    updates per QEMU CPU second, the rate times the duration over the CPU
+    time).  Counters and CPU time cover the update
     phase only: from gups' params line (printed once the buffer is
     touched) to its summary."""
     out_file = '/tmp/bench-gups.json'
@@ -54,15 +55,27 @@ def gups(g, node):
     out = wait_line(g, out_file, 'summary')
     cpu = qemu_cpu_s(g) - cpu0
     st = g.qmp.cmd('query-tier-access-stats')
-    ups = total = None
+    ups = steady_rate(out)
+    nodes = {n['node']: n for n in st['nodes']}
+    return ups, nodes, (ups * DURATION / cpu if ups and cpu > 0 else None)
+
+
+def steady_rate(out):
+    """Updates/s from gups' interval lines after the first: its start (the
+    main thread takes its start time after releasing the workers) can be
+    late on a busy host, which inflates the first interval and the
+    summary."""
+    pts = []
     for line in out.splitlines():
         try:
-            summ = json.loads(line)['summary']
-            ups, total = summ['updates_per_s'], summ['updates']
-        except (ValueError, KeyError, TypeError):
+            d = json.loads(line)
+        except ValueError:
             continue
-    nodes = {n['node']: n for n in st['nodes']}
-    return ups, nodes, (total / cpu if total and cpu > 0 else None)
+        if isinstance(d, dict) and 't' in d and 'total' in d:
+            pts.append((d['t'], d['total']))
+    if len(pts) < 2 or pts[-1][0] <= pts[0][0]:
+        return None
+    return (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
 
 
 def wait_line(g, path, key, timeout=DURATION * 10 + 120):
