@@ -55,8 +55,12 @@ def main():
             [r['cpu']['hpl_sample'] + r['cpu']['hpl_classify'] + r['cpu']['hpl_migrate']
              + rr + r['cpu']['kdamond'] + r['cpu']['kswapd'] + r['cpu']['kcompactd']
              + r['cpu']['gups'] for r, rr in zip(ok, rest)])
-        d['vmstat'] = {k: common.summary([r['vmstat'][k] for r in ok])['median']
+        d['vmstat'] = {k: common.summary([r['vmstat'].get(k) for r in ok])['median']
                        for k in detection.VMSTAT}
+        d['runs'] = [{'cpu': r['cpu'], 'vmstat': r['vmstat'],
+                      'final_fmem_frac': r['series'][-1]['fmem_frac'],
+                      'time_to_90_s': detection.time_to(r['series'], 0.9),
+                      'updates_per_s': r['summary']['updates_per_s']} for r in ok]
         res['peers'][name] = d
         progress(f'{name}: system {d["system"]["median"]:.2f} %, '
                  f'placement {d["management_total"]["median"]:.2f} % of a vCPU')
