@@ -169,9 +169,10 @@ def plot(res):
     ax.bar(range(len(cs)), page, color='silver', label='single-page flushes')
     ax.bar(range(len(cs)), full, bottom=page, color='tab:red',
            label='full flushes (local + remote)')
-    ax.set_ylabel('TLB flushes (median run)')
+    ax.set_ylabel('TLB flushes (medians)')
+    ax.set_ylim(0, 1.3 * max([p + f for p, f in zip(page, full)] + [1]))
     ax.set_title('tlb:tlb_flush events in the timed part')
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc='upper left')
     for ax in axes:
         ax.set_xticks(range(len(cs)))
         ax.set_xticklabels(labels, rotation=60, ha='right', fontsize=7)
