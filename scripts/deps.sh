@@ -8,7 +8,7 @@ PKGS_BOOKWORM="build-essential bc bison flex cpio xz-utils dpkg-dev pkgconf
   libelf-dev libssl-dev ccache ninja-build python3 python3-venv
   libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libnuma-dev liburing-dev
   busybox-static seabios qemu-system-data ipxe-qemu linux-source-6.12
-  gnuplot-nox python3-matplotlib jq codespell numactl"
+  gnuplot-nox python3-matplotlib jq codespell numactl python3-ply"
 PKGS_BPO="meson python3-pycotap"
 
 SUDO=

@@ -223,8 +223,7 @@ static unsigned long hpl_node_pages(int nid, unsigned long *room)
 	return managed;
 }
 
-static struct hpl_mm *hpl_find_hm(struct hpl_mm **hms, unsigned int nr,
-				   u64 id)
+static struct hpl_mm *hpl_find_hm(struct hpl_mm **hms, unsigned int nr, u64 id)
 {
 	unsigned int i;
 

@@ -22,12 +22,12 @@
 #include <linux/cpuhotplug.h>
 #include <linux/mm.h>
 #include <linux/perf_event.h>
+#include <linux/processor.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/unaligned.h>
 #include <asm/amd-ibs.h>
 #include <asm/perf_event.h>
-#include <asm/processor.h>
 
 #include "source.h"
 

@@ -42,6 +42,7 @@ void hpl_ring_init(struct hpl_ring *r, struct hpl_raw_sample *slots,
 /* Free slots, as the producer sees them. */
 u32 hpl_ring_room(const struct hpl_ring *r)
 {
+	/* Pairs with the release of the tail in hpl_ring_pop(). */
 	return r->mask + 1 - (r->head - smp_load_acquire(&r->tail));
 }
 
@@ -65,6 +66,7 @@ bool hpl_ring_push(struct hpl_ring *r, const struct hpl_raw_sample *s)
 unsigned int hpl_ring_pop(struct hpl_ring *r, struct hpl_raw_sample *out,
 			  unsigned int max)
 {
+	/* Pairs with the release of the head in hpl_ring_push(). */
 	u32 tail = r->tail, head = smp_load_acquire(&r->head);
 	unsigned int n = min(head - tail, max), i;
 
@@ -185,6 +187,7 @@ void hpl_pmu_ring_push(struct mm_struct *mm, unsigned long addr,
 	};
 	struct hpl_ring *r;
 
+	/* Pairs with the release in hpl_pmu_rings_alloc(). */
 	if (!smp_load_acquire(&hpl_pmu_rings_ready))
 		return;
 	r = this_cpu_ptr(&hpl_pmu_rings);
@@ -217,6 +220,7 @@ unsigned int hpl_rings_drain(struct hpl_raw_sample *out, unsigned int max,
 		*lost += v - hpl_inject_seen_lost;
 		hpl_inject_seen_lost = v;
 	}
+	/* Pairs with the release in hpl_pmu_rings_alloc(). */
 	if (!smp_load_acquire(&hpl_pmu_rings_ready))
 		return n;
 	/* Start at another CPU each time so that none starves. */
