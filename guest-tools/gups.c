@@ -121,14 +121,6 @@ static uint64_t opt_size(const char *opt, const char *s)
 	return v;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void sleep_until(double t)
 {
 	struct timespec ts = {
@@ -387,13 +379,13 @@ static void map_buffer(void)
 /* Write every page, in order, so that first touch decides placement. */
 static double touch_buffer(void)
 {
-	double t = now();
+	double t = ht_now();
 
 	memset((void *)buf, 0x5a, cfg.size);
 	if (cfg.membind >= 0 &&
 	    syscall(SYS_mbind, (void *)buf, cfg.size, MPOL_DEFAULT, NULL, 0, 0))
 		die_errno("mbind(MPOL_DEFAULT)", errno);
-	return now() - t;
+	return ht_now() - t;
 }
 
 static const char *range(uint64_t off, char *s, size_t len)
@@ -542,14 +534,14 @@ static double report(double t0, uint64_t *total)
 			next = cfg.duration;
 		if (shift_pending && cfg.shift_at < next) {
 			sleep_until(t0 + cfg.shift_at);
-			shift_hot_set(now() - t0);
+			shift_hot_set(ht_now() - t0);
 			off = cfg.shift_to;
 			shift_pending = false;
 			continue;
 		}
 		sleep_until(t0 + next);
 		cur = total_updates();
-		t = now() - t0;
+		t = ht_now() - t0;
 		if (cfg.json)
 			printf("{\"t\": %.3f, \"updates_per_s\": %.0f, \"updates\": %" PRIu64
 			       ", \"total\": %" PRIu64 ", \"hot_offset\": %" PRIu64,
@@ -563,7 +555,7 @@ static double report(double t0, uint64_t *total)
 		prev = cur;
 		prev_t = t;
 		if (shift_pending && cfg.shift_at == next) {
-			shift_hot_set(now() - t0);
+			shift_hot_set(ht_now() - t0);
 			off = cfg.shift_to;
 			shift_pending = false;
 		}
@@ -621,7 +613,7 @@ int main(int argc, char **argv)
 			die_errno("pthread_create", err);
 	}
 	pthread_barrier_wait(&start_barrier);
-	t0 = now();
+	t0 = ht_now();
 
 	t = report(t0, &total);
 

@@ -140,14 +140,6 @@ static void __attribute__((noreturn)) die(const char *what)
 	exit(1);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(double ms)
 {
 	struct timespec ts = {
@@ -281,7 +273,7 @@ static int describe(char *buf, size_t len, const char *by, const void *addr,
 		"\"found\": \"0x%" PRIx64 "\", \"bad_words\": %u, "
 		"\"found_addr\": \"0x%" PRIx64 "\", \"found_gen\": %" PRIu64 ", "
 		"\"node\": %d}",
-		by, now() - t_start, addr, r, r >= 0 ? regions[r].thp : -1,
+		by, ht_now() - t_start, addr, r, r >= 0 ? regions[r].thp : -1,
 		idx >= 0 ? idx % (long)PPR : -1, want_gen,
 		ht_pat_kind_name(e->kind), e->word, e->expected, e->found,
 		e->bad_words, e->found_addr, e->found_gen,
@@ -791,24 +783,6 @@ static void *exchanger(void *arg)
 
 /* --- setup and summary ---------------------------------------------------- */
 
-static long node_free_kb(int node)
-{
-	char path[80], line[160];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
-		 node);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Node %*d MemFree: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static long anon_huge_kb(void)
 {
 	char line[160];
@@ -827,7 +801,7 @@ static long anon_huge_kb(void)
 /* Cold pages on node 0 (preferred, so that a full node spills over). */
 static void fill_fmem(void)
 {
-	long kb = node_free_kb(0);
+	long kb = ht_node_free_kb(0);
 	size_t p;
 
 	if (kb < 0 || (uint64_t)kb * 1024 <= cfg.fill_free + 2 * HPAGE)
@@ -923,7 +897,7 @@ static void inject(uint64_t *x)
 	snprintf(injected, sizeof(injected),
 		 "{\"how\": \"%s\", \"addr\": \"%p\", \"region\": %ld, \"t\": %.3f}",
 		 cfg.inject == 1 ? "flip" : "zero", (void *)a,
-		 (long)(r - regions), now() - t_start);
+		 (long)(r - regions), ht_now() - t_start);
 	pthread_rwlock_unlock(&r->lock);
 }
 
@@ -1070,7 +1044,7 @@ int main(int argc, char **argv)
 	if (mmap(spare, HPAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		 MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
 		die("mmap spare");
-	t_start = now();
+	t_start = ht_now();
 	for (ri = 0; ri < nregions; ri++) {
 		struct region *r = &regions[ri];
 
@@ -1089,10 +1063,10 @@ int main(int argc, char **argv)
 	fprintf(stderr, "integrity: %zu regions of 2M at %p, %zu MiB filler, "
 		"%ld kB in THPs, nodes %s, setup %.1f s\n", nregions,
 		(void *)base, filler_size >> 20, thp_kb, nodes0,
-		now() - t_start);
+		ht_now() - t_start);
 
 	vmstat_read(vm0);
-	t_start = now();
+	t_start = ht_now();
 	for (w = 0; w < cfg.threads; w++)
 		if (pthread_create(&tids[nt++], NULL, writer, (void *)(intptr_t)w))
 			die("pthread_create");
@@ -1110,10 +1084,10 @@ int main(int argc, char **argv)
 	RACER(cfg.exchange, exchanger);
 #undef RACER
 	t_end = t_start + cfg.duration;
-	while (!atomic_load(&stop) && now() < t_end) {
+	while (!atomic_load(&stop) && ht_now() < t_end) {
 		sleep_ms(50);
 		if (cfg.inject && !injected_done &&
-		    now() >= t_start + cfg.inject_at) {
+		    ht_now() >= t_start + cfg.inject_at) {
 			inject(&x);
 			injected_done = 1;
 		}
@@ -1121,7 +1095,7 @@ int main(int argc, char **argv)
 	atomic_store(&stop, 1);
 	for (i = 0; i < nt; i++)
 		pthread_join(tids[i], NULL);
-	t_stop = now();
+	t_stop = ht_now();
 
 	/* everything once more, single-threaded */
 	for (ri = 0; ri < nregions && !get(&n_corruptions); ri++)

@@ -351,14 +351,6 @@ static void print_vmstat(const struct ht_vmstat *a, const struct ht_vmstat *b,
 		fprintf(stderr, "tierstat: no /proc/vmstat counter matches --vmstat\n");
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	struct ht_vmstat before = { }, after = { };
@@ -379,13 +371,13 @@ int main(int argc, char **argv)
 	}
 	if (cfg.n_prefixes) {
 		read_vmstat(&before);
-		t = now();
+		t = ht_now();
 		ts.tv_sec = (time_t)cfg.interval;
 		ts.tv_nsec = (long)((cfg.interval - ts.tv_sec) * 1e9);
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
 		read_vmstat(&after);
-		t = now() - t;
+		t = ht_now() - t;
 	}
 	/* placement after the wait: the state the deltas led to */
 	if (cfg.json)

@@ -11,6 +11,12 @@
 
 #define HT_MAX_NODES 64
 
+/* Seconds of CLOCK_MONOTONIC. */
+double ht_now(void);
+
+/* MemFree of NUMA node @node in KiB, from sysfs; -1 if unknown. */
+long ht_node_free_kb(int node);
+
 /* Parse "4096", "64K", "2M", "1G", "1T" (binary units). -1 on error. */
 int ht_parse_size(const char *s, uint64_t *out);
 
