@@ -417,7 +417,14 @@ def ratios(runs_by_peer, key='time_to_90'):
             if best and th is None:
                 per[-1] = math.inf
         vals = [v for v in per if v is not None]
-        out[h] = {'over_best_peer': med_inf([None if math.isinf(v) else v
+        reached = [time_to(r['series'], 0.9) is not None for r in usable(runs_by_peer[h])]
+        out[h] = {'hplacement_reached_90': sum(reached),
+                  'runs_where_a_peer_reached_90': sum(
+                      1 for i in range(nruns)
+                      if any(i < len(runs_by_peer[n]) and usable([runs_by_peer[n][i]])
+                             and time_to(runs_by_peer[n][i]['series'], 0.9) is not None
+                             for n in others)),
+                  'over_best_peer': med_inf([None if math.isinf(v) else v
                                              for v in vals]) if vals else None,
                   'runs': [None if v is None or math.isinf(v) else round(v, 3)
                            for v in per],
@@ -503,7 +510,8 @@ def summary(res):
     for h, r in st['hplacement_time_to_90_over_best_peer'].items():
         lines.append(f'- {h}: time to 90 % / best peer\'s (none, linux-tpp, damon; '
                      f'same run) = {fmt(r["over_best_peer"])} (per run: {r["runs"]}; '
-                     'goal <= 0.33)')
+                     f'HPlacement reached 90 % in {r["hplacement_reached_90"]} runs, '
+                     f'a peer in {r["runs_where_a_peer_reached_90"]}; goal <= 0.33)')
     if 'shift' in res:
         sh = res['shift']
         lines += ['', f'Hot set moved at {sh["shift_at_s"]} s of {sh["duration_s"]} s '
