@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -74,32 +73,6 @@ static int set_policy(void *addr, size_t len, int mode, int node)
 		       mode == MPOL_DEFAULT ? 0 : 64, 0);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long node_free_kb(int node)
-{
-	char path[80], line[160];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
-		 node);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Node %*d MemFree: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* Pages preferring node 0 until it has FREE bytes left or stops giving. */
 static uint64_t fill_fmem(void)
 {
@@ -107,7 +80,7 @@ static uint64_t fill_fmem(void)
 	long last = -1, kb;
 	int stuck = 0;
 
-	while ((kb = node_free_kb(0)) >= 0 && (uint64_t)kb * 1024 > cfg.fill_free) {
+	while ((kb = ht_node_free_kb(0)) >= 0 && (uint64_t)kb * 1024 > cfg.fill_free) {
 		char *p = mmap(NULL, chunk, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		size_t o;
@@ -274,7 +247,7 @@ int main(int argc, char **argv)
 	b = map_on(0);		/* cold, to go down */
 	if (cfg.fill)
 		filled = fill_fmem();
-	free_before = node_free_kb(0);
+	free_before = ht_node_free_kb(0);
 	if (cfg.exchange) {
 		fd = open(PAIR_PATH, O_WRONLY);
 		if (fd < 0)
@@ -287,7 +260,7 @@ int main(int argc, char **argv)
 	}
 	counters(v0);
 	tracing(tfd, 1);
-	t0 = now();
+	t0 = ht_now();
 	for (i = 0; i < cfg.pages; i += cfg.step) {
 		if (cfg.exchange) {
 			char buf[16 + 8 * 40];
@@ -329,7 +302,7 @@ int main(int argc, char **argv)
 					first_err = st[0][k] < 0 ? -st[0][k] : -st[1][k];
 		}
 	}
-	t1 = now();
+	t1 = ht_now();
 	tracing(tfd, 0);
 	counters(v1);
 	if (ht_query_placement(0, a, cfg.pages * PAGE, &pa) ||
