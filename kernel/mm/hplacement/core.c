@@ -92,6 +92,7 @@ static int hpl_applied = -1;
 struct hpl_batch {
 	struct hpl_space *space;
 	bool record;
+	unsigned long split_at;
 	struct hpl_sample samples[HPL_ABIT_BATCH];
 	unsigned int nr;
 	unsigned long nr_fmem;
@@ -181,13 +182,31 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 	ptl = pmd_trans_huge_lock(pmd, walk->vma);
 	if (ptl) {
 		pmd_t val = pmdp_get(pmd);
+		bool split = false;
 
 		if (pmd_present(val) && pmd_trans_huge(val) &&
-		    !is_huge_zero_pmd(val) &&
-		    pmdp_test_and_clear_young(walk->vma, addr, pmd) &&
-		    ab->record)
-			hpl_batch_add(ab, addr, page_to_nid(pmd_page(val)));
+		    !is_huge_zero_pmd(val)) {
+			/*
+			 * One accessed bit for 2 MiB tells hot from cold only
+			 * if the cold data rests for the whole delay.  On SMEM,
+			 * where the hot set is to be found, map the THP with
+			 * PTEs (the folio stays whole) so that each page has
+			 * its own; once per PMD, should the split not take.
+			 */
+			split = !ab->record && ab->split_at != addr &&
+				!node_is_toptier(page_to_nid(pmd_page(val)));
+			if (!split &&
+			    pmdp_test_and_clear_young(walk->vma, addr, pmd) &&
+			    ab->record)
+				hpl_batch_add(ab, addr,
+					      page_to_nid(pmd_page(val)));
+		}
 		spin_unlock(ptl);
+		if (split) {
+			ab->split_at = addr;
+			split_huge_pmd(walk->vma, pmd, addr);
+			walk->action = ACTION_AGAIN;
+		}
 		return 0;
 	}
 #endif
