@@ -43,16 +43,23 @@
 #define HPL_ABIT_WINDOW_PAGES	4
 #define HPL_ABIT_BATCH		64
 /*
- * Accessed bits are cleared, then tested this much later: long enough
- * for hot pages to be accessed again, short enough that most cold ones
- * are not.
+ * Accessed bits are cleared, then tested some milliseconds later: long
+ * enough for hot pages to be accessed again, short enough that most cold
+ * ones are not.  How long that is depends on the workload, so the delay
+ * follows the share of tested pages found young: above the high mark
+ * cold pages are caught too and it halves, below the low one hot pages
+ * are missed and it doubles.
  */
 #define HPL_ABIT_DELAY_MS	10
+#define HPL_ABIT_DELAY_MIN_MS	1
+#define HPL_ABIT_DELAY_MAX_MS	100
+#define HPL_ABIT_YOUNG_HIGH	12	/* percent */
+#define HPL_ABIT_YOUNG_LOW	3
 
 #define HPL_HASH_BITS		8
 
-/* Pages any interval may move, however tight the budget: a PMD's worth. */
-#define HPL_MIGRATE_MIN		512
+/* Intervals of unused budget that migration may save up. */
+#define HPL_CREDIT_INTERVALS	4
 
 /* Samples taken from the rings per interval at the nominal work scale. */
 #define HPL_DRAIN_SAMPLES	8192
@@ -74,6 +81,8 @@ static u64 hpl_gen;
  * hardware.
  */
 static u64 hpl_page_ns = 20 * NSEC_PER_USEC;
+/* CPU time migration may still spend (see hpl_migrate_cap()). */
+static s64 hpl_credit_ns;
 
 /* Follow a dearer page at once, a cheaper one slowly: overruns cost more. */
 static void hpl_page_cost(u64 ns)
@@ -98,6 +107,7 @@ struct hpl_batch {
 	unsigned long nr_fmem;
 	unsigned long nr_smem;
 	unsigned long nr_dropped;
+	unsigned long nr_tested;
 };
 
 /*
@@ -195,6 +205,7 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			 */
 			split = !ab->record && ab->split_at != addr &&
 				!node_is_toptier(page_to_nid(pmd_page(val)));
+				ab->nr_tested += !split;
 			if (!split &&
 			    pmdp_test_and_clear_young(walk->vma, addr, pmd) &&
 			    ab->record)
@@ -217,7 +228,10 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 		pte_t ptent = ptep_get(pte);
 		struct page *page;
 
-		if (!pte_present(ptent) || !pte_young(ptent))
+		if (!pte_present(ptent))
+			continue;
+		ab->nr_tested++;
+		if (!pte_young(ptent))
 			continue;
 		page = vm_normal_page(walk->vma, addr, ptent);
 		if (!page)
@@ -271,8 +285,30 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 	}
 }
 
+static unsigned int hpl_abit_delay_ms = HPL_ABIT_DELAY_MS;
+/* Pages tested and found young by the second passes of an interval. */
+static unsigned long hpl_abit_tested, hpl_abit_young;
+
+/* Adapt the delay to the share of young pages of the last interval. */
+static void hpl_abit_adapt(void)
+{
+	unsigned long tested = hpl_abit_tested, young = hpl_abit_young;
+
+	hpl_abit_tested = 0;
+	hpl_abit_young = 0;
+	/* Too few pages to judge by. */
+	if (tested < 64)
+		return;
+	if (young * 100 > tested * HPL_ABIT_YOUNG_HIGH)
+		hpl_abit_delay_ms = max(hpl_abit_delay_ms / 2,
+					HPL_ABIT_DELAY_MIN_MS);
+	else if (young * 100 < tested * HPL_ABIT_YOUNG_LOW)
+		hpl_abit_delay_ms = min(hpl_abit_delay_ms * 2,
+					HPL_ABIT_DELAY_MAX_MS);
+}
+
 /*
- * Second pass, HPL_ABIT_DELAY_MS later: the pages of the windows that
+ * Second pass, hpl_abit_delay_ms later: the pages of the windows that
  * were accessed since are the samples.
  */
 static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
@@ -298,6 +334,8 @@ static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
 	kvfree(hm->windows);
 	hm->windows = NULL;
 	hm->nr_windows = 0;
+	hpl_abit_young += ab.nr_fmem + ab.nr_smem;
+	hpl_abit_tested += ab.nr_tested;
 	count_vm_events(HPL_SAMPLES_ABIT, ab.nr_fmem + ab.nr_smem);
 	count_vm_events(HPL_SAMPLES_FMEM, ab.nr_fmem);
 	count_vm_events(HPL_SAMPLES_SMEM, ab.nr_smem);
@@ -393,23 +431,26 @@ static struct hpl_mm *hpl_mm_find(struct mm_struct *mm)
 }
 
 /*
- * Pages the migration stage may move: what is left of the interval's
- * budget after sampling and classification, at the measured cost per
- * page.  Keeps a big batch from overrunning the budget, which the
- * controller would answer by cutting the sampling too.
+ * Pages the migration stage may move.  Each interval adds its CPU budget
+ * minus what sampling and classification used to a credit (unused budget
+ * carries over a few intervals), and migration spends it at the measured
+ * cost per page.  A credit of less than a THP still lets one THP move and
+ * the intervals after it pay back the debt, so the budget holds on
+ * average however dear a page is, without ever stopping migration.
  */
 static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 				     const u64 *stage_ns)
 {
-	u64 allowed = div_u64((u64)bp->budget_ppm *
+	s64 allowed = div_u64((u64)bp->budget_ppm *
 			      READ_ONCE(hpl_config.interval_ms) * NSEC_PER_MSEC,
 			      HPL_PPM);
-	u64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
+	s64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
 
-	if (allowed <= spent)
-		return HPL_MIGRATE_MIN;
-	return max_t(u64, div64_u64(allowed - spent, hpl_page_ns),
-		     HPL_MIGRATE_MIN);
+	hpl_credit_ns = min(hpl_credit_ns + allowed - spent,
+			    HPL_CREDIT_INTERVALS * allowed);
+	if (hpl_credit_ns <= 0)
+		return 0;
+	return div64_u64(hpl_credit_ns, hpl_page_ns) ?: 1;
 }
 
 static int hpl_raw_cmp(const void *a, const void *b)
@@ -580,6 +621,7 @@ static void hpl_free_all(void)
 
 	hpl_source_off();
 	hpl_hotness_clear();
+	hpl_credit_ns = 0;
 	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
 		hpl_mm_free(hm);
 	WRITE_ONCE(hpl_stats.nr_spaces, 0);
@@ -683,12 +725,13 @@ static void hpl_interval(void)
 		cond_resched();
 	}
 	if (nr_todo && hpl_active == HPL_SOURCE_ABIT)
-		msleep_interruptible(HPL_ABIT_DELAY_MS);
+		msleep_interruptible(hpl_abit_delay_ms);
 	hpl_drain(hpl_budget.scale, stage_ns);
 	for (i = 0; i < nr_todo; i++) {
 		nr_ranges += hpl_mm_finish(todo[i], &p, stage_ns);
 		cond_resched();
 	}
+	hpl_abit_adapt();
 	if (nr_todo) {
 		u64 t = hpl_cpu_ns(), ns;
 		unsigned long moved;
@@ -697,7 +740,8 @@ static void hpl_interval(void)
 				    hpl_migrate_cap(&bp, stage_ns));
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
-		if (moved >= HPL_MIGRATE_MIN)
+		hpl_credit_ns -= ns;
+		if (moved)
 			hpl_page_cost(div64_u64(ns, moved));
 	}
 	for (i = 0; i < nr_mms; i++)
