@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
-"""make bench: run the benchmark figures (FIG=n for one), write
+"""make bench: run the benchmark figures (FIG=n for one, FIG=3,4 for some), write
 results/<date>/*.json, *.png and summary.md."""
 import os
 import sys
@@ -12,7 +12,11 @@ FIGURES = {1: 'hballoon', 2: 'timeline', 3: 'detection', 4: 'overhead', 5: 'exch
 
 def main():
     sel = os.environ.get('FIG')
-    figs = [int(sel)] if sel else sorted(FIGURES)
+    try:
+        figs = [int(n) for n in sel.split(',')] if sel else sorted(FIGURES)
+    except ValueError:
+        print(f'FIG={sel}: give figure numbers, e.g. FIG=3 or FIG=3,4')
+        return 2
     lines = ['# hetero-tiering benchmarks', '',
              common.environment()['accelerator'], '']
     for n in figs:
