@@ -247,9 +247,13 @@ def exchange_when_full(t):
         t.ok(d['hpl_exchanges'] > 0, 'FMEM full: pages are exchanged', d)
         t.eq(d['hpl_exchanges'], x1 - x0,
              'FMEM full: hpl_exchanges matches exchange_success')
-        # Not yet 90 %: some runs stop at 7/8 of the hot set (to be found).
-        t.ok(rc == 0 and fast and fast[0] < 0.1 and fast[-1] >= 0.5,
-             'FMEM full: most of the hot set reaches node 0', out[-2000:])
+        # gups first touched it all on node 1 (--membind 1); by its first
+        # report HPlacement may have moved much of the hot set already, so
+        # the move shows in the counters rather than in that report.
+        t.ok(d['hpl_promotions'] + d['hpl_exchanges'] >=
+             (32 << 20) // 4096 // 2, 'FMEM full: the hot set moved from node 1', d)
+        t.ok(rc == 0 and fast and fast[-1] >= 0.75,
+             'FMEM full: >= 75 % of the hot set reaches node 0', out[-2000:])
         g.out('pkill gups; sleep 1')
         iso = mmcheck.isolated(g)
         t.ok(len(iso) == 2 and not any(iso.values()),
