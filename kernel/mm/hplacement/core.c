@@ -58,6 +58,12 @@
 
 #define HPL_HASH_BITS		8
 
+/*
+ * Pages a migration stage with credit left may move at least, so that the
+ * cost per page is measured on batches and not on the stage's fixed cost.
+ */
+#define HPL_MIGRATE_BATCH_MIN	64
+
 /* Intervals of unused budget that migration may save up. */
 #define HPL_CREDIT_INTERVALS	4
 
@@ -434,7 +440,7 @@ static struct hpl_mm *hpl_mm_find(struct mm_struct *mm)
  * Pages the migration stage may move.  Each interval adds its CPU budget
  * minus what sampling and classification used to a credit (unused budget
  * carries over a few intervals), and migration spends it at the measured
- * cost per page.  A credit of less than a THP still lets one THP move and
+ * cost per page.  Any credit left lets a small batch (or one THP) move and
  * the intervals after it pay back the debt, so the budget holds on
  * average however dear a page is, without ever stopping migration.
  */
@@ -450,7 +456,8 @@ static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 			    HPL_CREDIT_INTERVALS * allowed);
 	if (hpl_credit_ns <= 0)
 		return 0;
-	return div64_u64(hpl_credit_ns, hpl_page_ns) ?: 1;
+	return max_t(u64, div64_u64(hpl_credit_ns, hpl_page_ns),
+		     HPL_MIGRATE_BATCH_MIN);
 }
 
 static int hpl_raw_cmp(const void *a, const void *b)
@@ -741,7 +748,8 @@ static void hpl_interval(void)
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
 		hpl_credit_ns -= ns;
-		if (moved)
+		/* Few pages: the fixed cost of the stage would dominate. */
+		if (moved >= HPL_MIGRATE_BATCH_MIN)
 			hpl_page_cost(div64_u64(ns, moved));
 	}
 	for (i = 0; i < nr_mms; i++)
