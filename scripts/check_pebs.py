@@ -27,11 +27,6 @@ def host_facts():
             'ibs_flag': 'ibs' in flags, 'pmus': pmus, 'kvm': kvm}
 
 
-def vmstat(g):
-    return {k: int(v) for k, v in re.findall(r'^(hpl_\w+) (\d+)$',
-                                             g.read('/proc/vmstat'), re.M)}
-
-
 def guest_check(seconds, accel):
     with Guest(run_vm_args=['--accel', accel, '--kvm-timeout', '20']) as g:
         console = g.console()
@@ -42,11 +37,11 @@ def guest_check(seconds, accel):
                'perf_log': [l for l in console.splitlines()
                             if 'Performance Events' in l or 'PEBS' in l][:6]}
         g.out(f'echo auto > {D}/source; echo 1 > {D}/enabled')
-        v0 = vmstat(g)
+        v0 = g.vmstat()
         g.out(f'gups --size 256M --hot 32M --membind 1 --duration {seconds} '
               '> /dev/null 2>&1', timeout=seconds + 120)
         time.sleep(1.5)
-        v1 = vmstat(g)
+        v1 = g.vmstat()
         res['source'] = re.search(r'^source (\w+)', g.read(f'{D}/stats'),
                                   re.M).group(1)
         res['deltas'] = {k: v1[k] - v0.get(k, 0) for k in v1

@@ -3,6 +3,7 @@
 commands through the agent on the guest's second serial port."""
 import base64
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -193,3 +194,14 @@ class Guest:
 
     def read(self, path):
         return self.out(f'cat {path}').strip()
+
+    def vmstat(self):
+        """/proc/vmstat as {name: value}."""
+        return {k: int(v) for k, v in re.findall(r'^(\w+) (-?\d+)$',
+                                                 self.read('/proc/vmstat'), re.M)}
+
+    def node_meminfo(self, node):
+        """/sys/devices/system/node/nodeN/meminfo as {field: bytes}."""
+        out = self.read(f'/sys/devices/system/node/node{node}/meminfo')
+        return {k: int(v) * 1024 for k, v in
+                re.findall(r'Node \d+ (\w+):\s+(\d+) kB', out)}

@@ -12,21 +12,10 @@ FMEM, SMEM = 1024 * MiB, 2048 * MiB
 SETTLE_S = 60
 
 
-def node_meminfo(g, node):
-    out = g.read(f'/sys/devices/system/node/node{node}/meminfo')
-    return {k: int(v) * 1024 for k, v in
-            re.findall(r'Node \d+ (\w+):\s+(\d+) kB', out)}
-
-
 def node_vmstat(g, node, item):
     out = g.read(f'/sys/devices/system/node/node{node}/vmstat')
     m = re.search(rf'^{item} (\d+)$', out, re.M)
     return int(m.group(1)) if m else None
-
-
-def vmstat(g):
-    return {k: int(v) for k, v in
-            (l.split() for l in g.read('/proc/vmstat').splitlines())}
 
 
 def qemu_rss(g):
@@ -110,8 +99,8 @@ def run_resize(t):
              'guest sees device id 60')
         t.eq(g.out('basename $(readlink /sys/bus/virtio/devices/virtio0/driver)').strip(),
              'virtio_hballoon', 'virtio_hballoon driver bound')
-        base = {n: node_meminfo(g, n) for n in (0, 1)}
-        vm0 = vmstat(g)
+        base = {n: g.node_meminfo(n) for n in (0, 1)}
+        vm0 = g.vmstat()
 
         # Make the memory resident on the host first, so discards show.
         touch(g, 0, 700 * MiB)
@@ -120,7 +109,7 @@ def run_resize(t):
         t.ok(took is not None, f'FMEM 1 GiB -> 512 MiB reaches target ({took} s)',
              info(g, 0))
         rss1 = qemu_rss(g)
-        mi = node_meminfo(g, 0)
+        mi = g.node_meminfo(0)
         t.ok(abs(base[0]['MemTotal'] - mi['MemTotal'] - FMEM // 2) <= 4 * MiB,
              'node 0 MemTotal drops by 512 MiB',
              f'{base[0]["MemTotal"]} -> {mi["MemTotal"]}')
@@ -128,9 +117,9 @@ def run_resize(t):
              'node 0 nr_hballoon_pages = 512 MiB')
         t.eq(node_vmstat(g, 1, 'nr_hballoon_pages'), 0,
              'node 1 balloon untouched')
-        t.eq(node_meminfo(g, 1)['MemTotal'], base[1]['MemTotal'],
+        t.eq(g.node_meminfo(1)['MemTotal'], base[1]['MemTotal'],
              'node 1 MemTotal unchanged')
-        vm1 = vmstat(g)
+        vm1 = g.vmstat()
         t.ok(vm1.get('hballoon_inflate', 0) - vm0.get('hballoon_inflate', 0)
              == FMEM // 2 // 4096, '/proc/vmstat hballoon_inflate counts 512 MiB',
              {k: v for k, v in vm1.items() if k.startswith('hballoon')})
@@ -148,20 +137,20 @@ def run_resize(t):
              'node 1 nr_hballoon_pages = 1 GiB')
         t.eq(node_vmstat(g, 0, 'nr_hballoon_pages'), FMEM // 2 // 4096,
              'node 0 balloon unchanged by the SMEM resize')
-        t.ok(abs(base[1]['MemTotal'] - node_meminfo(g, 1)['MemTotal'] - SMEM // 2)
+        t.ok(abs(base[1]['MemTotal'] - g.node_meminfo(1)['MemTotal'] - SMEM // 2)
              <= 4 * MiB, 'node 1 MemTotal drops by 1 GiB')
 
         for node, size in ((0, FMEM), (1, SMEM)):
             took = resize(g, node, size)
             t.ok(took is not None, f'node {node} grows back ({took} s)', info(g, node))
-            t.eq(node_meminfo(g, node)['MemTotal'], base[node]['MemTotal'],
+            t.eq(g.node_meminfo(node)['MemTotal'], base[node]['MemTotal'],
                  f'node {node} MemTotal back to boot value')
             t.eq(info(g, node)['ballooned'], 0, f'node {node}: host holds nothing')
         rss2 = qemu_rss(g)
         rc, out = touch(g, 0, 700 * MiB)
         t.ok(rc == 0 and qemu_rss(g) - rss2 >= 0.6 * FMEM // 2,
              'deflated memory is usable again and becomes resident', out)
-        vm2 = vmstat(g)
+        vm2 = g.vmstat()
         t.ok(vm2['hballoon_deflate'] - vm0.get('hballoon_deflate', 0) ==
              (FMEM // 2 + SMEM // 2) // 4096, 'hballoon_deflate counts 1.5 GiB')
 
@@ -186,7 +175,7 @@ def run_resize(t):
         # Deflate-on-OOM: a node-0 workload larger than what is left.
         resize(g, 0, 256 * MiB)
         rc, out = touch(g, 0, 600 * MiB)
-        vm3 = vmstat(g)
+        vm3 = g.vmstat()
         t.ok(rc == 0 and '"0": 153600' in out,
              'workload bound to a shrunken FMEM is not OOM-killed', out + g.console()[-2000:])
         t.ok(vm3.get('hballoon_oom_deflate', 0) > vm2.get('hballoon_oom_deflate', 0),

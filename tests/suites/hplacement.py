@@ -54,11 +54,6 @@ BAD_WRITES = [
 ]
 
 
-def vmstat(g):
-    return {k: int(v) for k, v in re.findall(r'^(hpl_\w+) (\d+)$',
-                                             g.read('/proc/vmstat'), re.M)}
-
-
 def stats(g):
     return {k: int(v) for k, v in re.findall(r'^(\w+) (\d+)$',
                                              g.read(f'{D}/stats'), re.M)}
@@ -70,7 +65,7 @@ def values(g):
 
 def run(t):
     with Guest() as g:
-        v = vmstat(g)
+        v = g.vmstat()
         t.ok(all(c in v for c in COUNTERS), '/proc/vmstat has the hpl_* counters',
              [c for c in COUNTERS if c not in v])
         names = g.out(f'ls {D}').split()
@@ -111,9 +106,9 @@ def run(t):
               f'echo {256 << 20} > {D}/max_range')
 
         # Disabled: nothing is sampled.
-        v0 = vmstat(g)
+        v0 = g.vmstat()
         time.sleep(2.5)
-        v1 = vmstat(g)
+        v1 = g.vmstat()
         t.ok(v1['hpl_samples_fmem'] + v1['hpl_samples_smem'] ==
              v0['hpl_samples_fmem'] + v0['hpl_samples_smem'],
              'no samples while disabled', (v0, v1))
@@ -123,10 +118,10 @@ def run(t):
         time.sleep(3)
         g.out(f'echo 1 > {D}/enabled')
         time.sleep(5)
-        va = vmstat(g)
+        va = g.vmstat()
         sa = stats(g)
         time.sleep(3)
-        vb = vmstat(g)
+        vb = g.vmstat()
         sb = stats(g)
         d = {k: vb[k] - v1[k] for k in COUNTERS}
         t.diag(f'enabled, counter deltas: {d}')
@@ -150,9 +145,9 @@ def run(t):
 
         g.out(f'echo 0 > {D}/enabled')
         time.sleep(1.5)
-        vc = vmstat(g)
+        vc = g.vmstat()
         time.sleep(3)
-        vd = vmstat(g)
+        vd = g.vmstat()
         t.eq({k: vd[k] for k in COUNTERS}, {k: vc[k] for k in COUNTERS},
              'enabled=0 stops sampling: counters stop growing')
         t.eq(stats(g).get('spaces'), 0, 'enabled=0 frees the spaces')
@@ -202,10 +197,10 @@ def promotion(t, g):
     # updates (10 % spread over 224 MiB) keep every PMD young, so the abit
     # source cannot tell hot from cold (Documentation/hplacement.md).
     g.out(f'echo madvise > {THP}')
-    v0 = vmstat(g)
+    v0 = g.vmstat()
     g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
     rc, out, fast, slow = gups_fracs(g, 30, 300)
-    v1 = vmstat(g)
+    v1 = g.vmstat()
     g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
           f'echo always > {THP}')
     d = {k: v1[k] - v0[k] for k in COUNTERS}
@@ -227,25 +222,21 @@ def exchange_when_full(t):
     """With FMEM filled by cold pages of another process, the hot set is
     exchanged with them."""
     with Guest(fmem='512M') as g:
-        free = int(re.search(r'MemFree:\s+(\d+) kB',
-                             g.read('/sys/devices/system/node/node0/meminfo')).group(1))
-        filler = max(free // 1024 - 48, 64)
+        filler = max(node_free_mb(g, 0) - 48, 64)
         g.out(f'gups --size {filler}M --hot 4K --hot-frac 1 --membind 0 '
               f'--duration 90 > /tmp/filler.json 2>&1 &')
         time.sleep(4)
         t.diag(g.out('grep MemFree /sys/devices/system/node/node*/meminfo'))
-        v0 = vmstat(g)
-        x0 = int(re.search(r'^exchange_success (\d+)$', g.read('/proc/vmstat'), re.M).group(1))
+        v0 = g.vmstat()
         g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
         rc, out, fast, slow = gups_fracs(g, 30, 300)
-        v1 = vmstat(g)
-        x1 = int(re.search(r'^exchange_success (\d+)$', g.read('/proc/vmstat'), re.M).group(1))
+        v1 = g.vmstat()
         g.out(f'echo 0 > {D}/enabled')
         d = {k: v1[k] - v0[k] for k in COUNTERS}
         t.diag(f'FMEM full: hot set node 0 share per interval {fast}')
         t.diag(f'FMEM full: counter deltas {d}')
         t.ok(d['hpl_exchanges'] > 0, 'FMEM full: pages are exchanged', d)
-        t.eq(d['hpl_exchanges'], x1 - x0,
+        t.eq(d['hpl_exchanges'], v1['exchange_success'] - v0['exchange_success'],
              'FMEM full: hpl_exchanges matches exchange_success')
         # gups first touched it all on node 1 (--membind 1); by its first
         # report HPlacement may have moved much of the hot set already, so
@@ -297,7 +288,7 @@ def injection(t, g):
     t.ok(not bad, f'{len(BAD_INJECT)} bad injector writes fail with the '
          'right error', '\n'.join(bad))
 
-    v0 = vmstat(g)
+    v0 = g.vmstat()
     g.out(f'echo 1 > {D}/enabled')
     hot = (a, a + (16 << 20))
     injected, fracs = 0, []
@@ -310,7 +301,7 @@ def injection(t, g):
         time.sleep(0.3)
     time.sleep(1)
     g.out(f'echo 0 > {D}/enabled')
-    v1 = vmstat(g)
+    v1 = g.vmstat()
     d = {k: v1[k] - v0[k] for k in COUNTERS}
     t.diag(f'injected: hot part node 0 share {fracs}')
     t.diag(f'injected: counter deltas {d}')
@@ -326,13 +317,13 @@ def injection(t, g):
     # An excluded process is left alone: its samples are dropped.
     g.out(f'echo "sh memplace" > {D}/exclude; echo 1 > {D}/enabled')
     time.sleep(1)
-    v0 = vmstat(g)
+    v0 = g.vmstat()
     for _ in range(6):
         g.out(f'echo "{pb} {b} {b + (16 << 20)} 1000" > {INJECT}')
         time.sleep(0.4)
     time.sleep(1)
     g.out(f'echo 0 > {D}/enabled')
-    v1 = vmstat(g)
+    v1 = g.vmstat()
     d = {k: v1[k] - v0[k] for k in COUNTERS}
     t.diag(f'excluded: counter deltas {d}')
     cold = fast_frac(g, pb, b, b + (16 << 20))
@@ -353,7 +344,7 @@ def demotion(t):
         pid, a = idle_buffer(g, 0, f'{size}M', 'd')
         before = node_free_mb(g, 0)
         t.diag(f'node 0 free: {free} MiB, {before} MiB with {size} MiB held')
-        v0 = vmstat(g)
+        v0 = g.vmstat()
         g.out(f'echo {160 << 20} > {D}/headroom; echo 200 > {D}/interval_ms; '
               f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
         after = []
@@ -364,7 +355,7 @@ def demotion(t):
                 break
         time.sleep(2)
         g.out(f'echo 0 > {D}/enabled')
-        v1 = vmstat(g)
+        v1 = g.vmstat()
         settled = node_free_mb(g, 0)
         d = {k: v1[k] - v0[k] for k in COUNTERS}
         t.diag(f'node 0 free MiB per second: {after}, settled {settled}')
@@ -387,9 +378,7 @@ def demotion(t):
 
 
 def node_free_mb(g, node):
-    return int(re.search(r'MemFree:\s+(\d+) kB',
-                         g.read(f'/sys/devices/system/node/node{node}/meminfo')
-                         ).group(1)) // 1024
+    return g.node_meminfo(node)['MemFree'] >> 20
 
 
 def hballoon_nodes(g):

@@ -26,11 +26,6 @@ MIN_PAIRS = 100          # debugfs pairs exchanged, at the very least
 ARGS = f'--size {SIZE_MB}M --threads 2 --all --fill-fmem {FILL_FREE} --seed 7'
 
 
-def vmstat(g):
-    return {k: int(v) for k, v in re.findall(r'^(\w+) (-?\d+)$',
-                                             g.read('/proc/vmstat'), re.M)}
-
-
 def summary(out):
     for line in out.splitlines():
         if line.startswith('{"summary"'):
@@ -50,7 +45,7 @@ def integrity(t, g, debug):
              'debug kernel: KASAN, lockdep and kmemleak are on')
     g.out(f'echo 500000 > {D}/budget; echo 100 > {D}/interval_ms; '
           f'echo {HEADROOM} > {D}/headroom')
-    v0 = vmstat(g)
+    v0 = g.vmstat()
     t0 = time.monotonic()
     # HPlacement starts once the buffer is placed (the tool's first stderr
     # line), so that nodes_start shows where integrity put its pages.
@@ -62,7 +57,7 @@ def integrity(t, g, debug):
                    f'cat /tmp/i.err /tmp/i.out; exit $rc',
                    timeout=DURATION * 6 + 300)
     wall = time.monotonic() - t0
-    v1 = vmstat(g)
+    v1 = g.vmstat()
     g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
           f'echo 1000 > {D}/interval_ms; echo 0 > {D}/headroom')
     d = {k: v1[k] - v0.get(k, 0) for k in v1}
