@@ -100,6 +100,9 @@ static void hpl_page_cost(u64 ns)
 		hpl_page_ns = (3 * hpl_page_ns + ns) / 4;
 }
 
+/* Samples taken from the rings in an interval, for sorting. */
+static struct hpl_raw_sample *hpl_drained;
+
 /* The source that samples, and the sysfs choice it was picked for. */
 static enum hpl_source hpl_active = HPL_SOURCE_ABIT;
 static int hpl_applied = -1;
@@ -521,15 +524,13 @@ static void hpl_record_raw(struct hpl_mm *hm, const struct hpl_raw_sample *raw,
 static void hpl_drain(u32 scale, u64 *stage_ns)
 {
 	unsigned long nr[HPL_NR_ORIGINS] = {}, fmem = 0, smem = 0, dropped = 0;
-	unsigned int max = hpl_scale_amount(scale, HPL_DRAIN_SAMPLES), n, i, j;
-	struct hpl_raw_sample *raw;
+	unsigned int max = min(hpl_scale_amount(scale, HPL_DRAIN_SAMPLES),
+			       HPL_DRAIN_SAMPLES), n, i, j;
+	struct hpl_raw_sample *raw = hpl_drained;
 	u64 lost, handler_ns;
 	u64 t0 = hpl_cpu_ns();
 	struct hpl_mm *hm;
 
-	raw = kvmalloc_array(max, sizeof(*raw), GFP_KERNEL);
-	if (!raw)
-		return;
 	n = hpl_rings_drain(raw, max, &lost, &handler_ns);
 	sort(raw, n, sizeof(*raw), hpl_raw_cmp, NULL);
 	for (i = 0; i < n; i = j) {
@@ -550,7 +551,6 @@ static void hpl_drain(u32 scale, u64 *stage_ns)
 		dropped += ab.nr_dropped;
 		cond_resched();
 	}
-	kvfree(raw);
 	count_vm_events(HPL_SAMPLES_PEBS, nr[HPL_ORIGIN_PEBS]);
 	count_vm_events(HPL_SAMPLES_IBS, nr[HPL_ORIGIN_IBS]);
 	count_vm_events(HPL_SAMPLES_INJECTED, nr[HPL_ORIGIN_INJECT]);
@@ -819,6 +819,10 @@ static int __init hpl_init(void)
 	hpl_stats.scale = hpl_budget.scale;
 
 	hpl_stats.source = HPL_SOURCE_ABIT;
+	hpl_drained = kvmalloc_array(HPL_DRAIN_SAMPLES, sizeof(*hpl_drained),
+				     GFP_KERNEL);
+	if (!hpl_drained)
+		return -ENOMEM;
 
 	ret = hpl_source_debugfs_init();
 	if (ret)
