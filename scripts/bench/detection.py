@@ -202,7 +202,7 @@ class Oracle(Peer):
 
 def peers():
     return [NoManagement(), LinuxTiering(), Damon(), HPlacement(10000),
-            HPlacement(200000), Oracle()]
+            HPlacement(50000), HPlacement(200000), Oracle()]
 
 
 SNAP = (r'''snap() { cat /proc/uptime; head -1 /proc/stat; '''
@@ -258,6 +258,24 @@ def cpu_breakdown(s0, s1):
     return out, vm
 
 
+def placement_pct(cpu):
+    """Guest CPU spent on placement, in % of one vCPU: HPlacement's
+    stages and the rest of khplacement, kdamond, kswapd, kcompactd and
+    the workload's system time (NUMA balancing's scans and hint faults)."""
+    rest = max(0.0, cpu['khplacement'] - cpu['hpl_sample'] - cpu['hpl_classify']
+               - cpu['hpl_migrate'])
+    return (cpu['hpl_sample'] + cpu['hpl_classify'] + cpu['hpl_migrate'] + rest
+            + cpu['kdamond'] + cpu['kswapd'] + cpu['kcompactd'] + cpu['gups'])
+
+
+def cpu_s_to(run, t):
+    """Placement CPU-seconds from the start of the updates until @t."""
+    if t is None:
+        return None
+    return next((x['placement_cpu_s'] for x in run.get('cpu_series', [])
+                 if x['t'] >= t - 0.05), None)
+
+
 def one_run(peer, duration, shift_at=None):
     """Boot, fill FMEM, set the peer up, run gups; returns the run's data."""
     args = ['--tcg-opts', 'tier-emulation=on'] if TIER_EMU else []
@@ -285,7 +303,9 @@ def one_run(peer, duration, shift_at=None):
         script = (SNAP + f'\ngups {gargs} > /tmp/g.json 2>/tmp/g.err & p=$!\n'
                   'while ! grep -q params /tmp/g.json; do '
                   'kill -0 $p 2>/dev/null || break; sleep 0.05; done\n'
-                  f'snap > /tmp/s0; sleep {duration - 1}; snap > /tmp/s1\n'
+                  'snap > /tmp/s0\n'
+                  '(while :; do sleep 1; snap; echo @@; done) > /tmp/sk & l=$!\n'
+                  f'sleep {duration - 1}; snap > /tmp/s1; kill $l\n'
                   'wait $p; echo "rc $?"')
         out = g.out(script, timeout=duration * 4 + 300)
         run['gups_rc'] = int(re.search(r'rc (\d+)', out).group(1))
@@ -299,6 +319,18 @@ def one_run(peer, duration, shift_at=None):
         run['summary'] = next((x['summary'] for x in lines if 'summary' in x), None)
         s0, s1 = (parse_snap(g.read(f'/tmp/s{i}')) for i in (0, 1))
         run['cpu'], run['vmstat'] = cpu_breakdown(s0, s1)
+        # placement CPU over time, from the snapshots taken every second
+        run['cpu_series'] = []
+        for text in g.read('/tmp/sk').split('@@'):
+            if 'cpu ' not in text:
+                continue
+            try:
+                c, _ = cpu_breakdown(s0, parse_snap(text))
+            except (AttributeError, ValueError):
+                continue    # cut short by the kill
+            run['cpu_series'].append({'t': round(c['window_s'], 3),
+                                      'placement_cpu_s': round(
+                                          placement_pct(c) * c['window_s'] / 100, 4)})
         if isinstance(peer, Damon):
             run['damon_stats'] = peer.stats(g)
         if isinstance(peer, HPlacement):
@@ -380,6 +412,8 @@ def reduce(runs_by_peer, shift_at=None):
              'max_fmem_frac': common.summary([max(x['fmem_frac'] for x in r['series'])
                                               for r in ok]),
              'updates_per_s': common.summary([r['summary']['updates_per_s'] for r in ok]),
+             'placement_cpu_s_to_90': med_inf([cpu_s_to(r, t) for r, t in zip(ok, t90)]),
+             'placement_cpu_s_to_90_runs': [cpu_s_to(r, t) for r, t in zip(ok, t90)],
              'failed_runs': len([r for r in runs if 'error' in r])}
         if shift_at:
             # gups' shift event time; reports after it are of the new hot set
@@ -410,10 +444,11 @@ def ratios(runs_by_peer, key='time_to_90'):
                 rs = runs_by_peer[n]
                 if i >= len(rs) or not usable([rs[i]]):
                     return None
-                return time_to(rs[i]['series'], 0.9)
+                t90 = time_to(rs[i]['series'], 0.9)
+                return t90 if key == 'time_to_90' else cpu_s_to(rs[i], t90)
             best = [t(n) for n in others if t(n) is not None]
             th = t(h)
-            per.append(th / min(best) if best and th is not None else None)
+            per.append(th / max(min(best), 1e-3) if best and th is not None else None)
             if best and th is None:
                 per[-1] = math.inf
         vals = [v for v in per if v is not None]
@@ -464,6 +499,8 @@ def main():
                               'note': p.note} for p in plist},
            'steady': {'peers': reduce(m['steady']),
                       'hplacement_time_to_90_over_best_peer': ratios(m['steady']),
+                      'hplacement_cpu_s_to_90_over_best_peer': ratios(
+                          m['steady'], 'cpu_s_to_90'),
                       'raw': m['steady']}}
     if 'shift' in m:
         sa = SHIFT_DURATION // 2
@@ -490,13 +527,14 @@ def summary(res):
              f'{res["runs"]} runs (median, min-max); times are TCG guest seconds; '
              f'tier emulation {"on" if "on" in res["tier_emulation"] else "off"}.', '',
              '| peer | time to 90 % (s) | reached | final coverage | '
-             'Mupd/s |', '|---|---|---|---|---|']
+             'Mupd/s | placement CPU-s until 90 % |', '|---|---|---|---|---|---|']
     for name, d in st['peers'].items():
         label = res['peers'][name]['label']
         if 'unavailable' in d:
-            lines.append(f'| {label} | unavailable: {d["unavailable"]} | | | |')
+            lines.append(f'| {label} | unavailable: {d["unavailable"]} | | | | |')
             continue
         f, u = d['final_fmem_frac'], d['updates_per_s']
+        c90 = d.get('placement_cpu_s_to_90')
         t90 = d['time_to_90_s']
         lines.append(f'| {label} | {fmt(t90) if t90 is not None else "not reached"} '
                      f'({", ".join(fmt(x) for x in d["time_to_90_runs"])}) '
@@ -505,13 +543,19 @@ def summary(res):
                      + ' '
                      f'| {fmt(f["median"])} ({fmt(f["min"])}-{fmt(f["max"])}) '
                      f'| {fmt(u["median"] / 1e6)} ({fmt(u["min"] / 1e6)}-'
-                     f'{fmt(u["max"] / 1e6)}) |')
+                     f'{fmt(u["max"] / 1e6)}) '
+                     f'| {fmt(c90) if c90 is not None else "-"} '
+                     f'({", ".join(fmt(x) for x in d.get("placement_cpu_s_to_90_runs", []))}) |')
     lines.append('')
     for h, r in st['hplacement_time_to_90_over_best_peer'].items():
         lines.append(f'- {h}: time to 90 % / best peer\'s (none, linux-tpp, damon; '
                      f'same run) = {fmt(r["over_best_peer"])} (per run: {r["runs"]}; '
                      f'HPlacement reached 90 % in {r["hplacement_reached_90"]} runs, '
                      f'a peer in {r["runs_where_a_peer_reached_90"]}; goal <= 0.33)')
+    for h, r in st.get('hplacement_cpu_s_to_90_over_best_peer', {}).items():
+        lines.append(f'- {h}: placement CPU-seconds until 90 % / the thriftiest peer\'s '
+                     f'that reached it (same run) = {fmt(r["over_best_peer"])} '
+                     f'(per run: {r["runs"]})')
     if 'shift' in res:
         sh = res['shift']
         lines += ['', f'Hot set moved at {sh["shift_at_s"]} s of {sh["duration_s"]} s '
@@ -533,7 +577,8 @@ def summary(res):
 
 
 COLORS = {'none': 'tab:gray', 'linux-tpp': 'tab:orange', 'damon': 'tab:green',
-          'hplacement-10000': 'tab:cyan', 'hplacement-200000': 'tab:blue',
+          'hplacement-10000': 'tab:cyan', 'hplacement-50000': 'tab:purple',
+          'hplacement-200000': 'tab:blue',
           'oracle': 'black'}
 
 

@@ -7,7 +7,8 @@ import sys
 
 import common
 
-FIGURES = {1: 'hballoon', 2: 'timeline', 3: 'detection', 4: 'overhead', 5: 'exchange', 8: 'tieremu'}
+FIGURES = {1: 'hballoon', 2: 'timeline', 3: 'detection', 4: 'overhead', 5: 'exchange',
+           6: 'multivm', 8: 'tieremu'}
 
 
 def main():
