@@ -10,6 +10,7 @@
  * mid-run to watch the policy react.  See Documentation/guest-tools.md.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -39,6 +40,7 @@ static struct {
 	uint64_t size, hot, hot_off, shift_to, elem, seed;
 	double hot_frac, duration, interval, shift_at;	/* shift_at < 0: none */
 	int threads, membind, json, thp;
+	const char *file;	/* shared mapping of this file, else anon */
 } cfg = {
 	.size = 1ULL << 30, .elem = 8, .seed = 1, .hot_frac = 0.9,
 	.duration = 10, .interval = 1, .shift_at = -1, .threads = 1,
@@ -76,6 +78,8 @@ static void print_usage(FILE *f)
 		"  --elem 8|64|4096    bytes per update (default 8)\n"
 		"  --membind NODE      allocate the buffer on NODE (policy reset after)\n"
 		"  --thp               madvise(MADV_HUGEPAGE) the buffer\n"
+		"  --file PATH         map PATH (created, sized) shared instead of\n"
+		"                      anonymous memory: page cache, e.g. on tmpfs\n"
 		"  --seed N            PRNG seed (default 1)\n"
 		"  --json              JSON lines instead of text\n");
 }
@@ -209,7 +213,7 @@ static void parse_options(int argc, char **argv)
 {
 	enum { O_SIZE = 256, O_HOT, O_HOT_FRAC, O_HOT_AT, O_THREADS,
 	       O_DURATION, O_INTERVAL, O_SHIFT_AT, O_ELEM, O_MEMBIND, O_THP,
-	       O_JSON, O_SEED };
+	       O_JSON, O_SEED, O_FILE };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "hot", required_argument, NULL, O_HOT },
@@ -222,6 +226,7 @@ static void parse_options(int argc, char **argv)
 		{ "elem", required_argument, NULL, O_ELEM },
 		{ "membind", required_argument, NULL, O_MEMBIND },
 		{ "thp", no_argument, NULL, O_THP },
+		{ "file", required_argument, NULL, O_FILE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "help", no_argument, NULL, 'h' },
@@ -288,6 +293,11 @@ static void parse_options(int argc, char **argv)
 		case O_THP:
 			cfg.thp = 1;
 			break;
+		case O_FILE:
+			if (!*optarg)
+				die_opt("--file", "needs a path");
+			cfg.file = optarg;
+			break;
 		case O_JSON:
 			cfg.json = 1;
 			break;
@@ -305,6 +315,8 @@ static void parse_options(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_opt(argv[optind], "unexpected argument");
+	if (cfg.file && cfg.thp)
+		die_opt("--thp", "applies to anonymous buffers, not --file");
 
 	if (cfg.size < 2 * cfg.elem || cfg.size % cfg.elem)
 		die_opt("--size", "must be a multiple of --elem and hold two elements at least");
@@ -347,9 +359,20 @@ static void map_buffer(void)
 	uint64_t len = cfg.size + (cfg.thp ? HPAGE : 0);
 	uintptr_t a, aligned;
 	char *p;
+	int fd;
 
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cfg.file) {
+		fd = open(cfg.file, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			die_errno(cfg.file, errno);
+		if (ftruncate(fd, len))
+			die_errno("--file: ftruncate", errno);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+	} else {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
 	if (p == MAP_FAILED)
 		die_errno("mmap", errno);
 	if (cfg.thp) {
@@ -417,6 +440,10 @@ static void print_params(double touch_s)
 			printf(", \"membind\": %d", cfg.membind);
 		else
 			printf(", \"membind\": null");
+		if (cfg.file)
+			printf(", \"file\": \"%s\"", cfg.file);
+		else
+			printf(", \"file\": null");
 		printf(", \"thp\": %s, \"seed\": %" PRIu64 ", \"pid\": %d"
 		       ", \"buf\": \"%p\", \"page_size\": %ld, \"touch_s\": %.3f}}\n",
 		       cfg.thp ? "true" : "false", cfg.seed, (int)getpid(),
@@ -434,6 +461,8 @@ static void print_params(double touch_s)
 	       cfg.thp ? "on" : "off");
 	if (cfg.membind >= 0)
 		printf(", membind %d", cfg.membind);
+	if (cfg.file)
+		printf(", file %s", cfg.file);
 	if (cfg.shift_at >= 0)
 		printf(", shift at %g s to offset %s", cfg.shift_at,
 		       ht_format_size(cfg.shift_to, a, sizeof(a)));

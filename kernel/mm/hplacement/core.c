@@ -3,7 +3,7 @@
  * HPlacement: the placement daemon.
  *
  * khplacement wakes up every interval, finds every process with an mm,
- * keeps one space (range.c) per mm in step with its anonymous mappings,
+ * keeps one space (range.c) per mm in step with its data mappings,
  * samples accesses into the ranges, ends the interval of each space and
  * feeds the time it took per stage to the CPU budget controller
  * (budget.c), whose work scale sizes the next interval's sampling.
@@ -20,6 +20,7 @@
 #include <linux/kthread.h>
 #include <linux/memory-tiers.h>
 #include <linux/mm.h>
+#include <linux/page_idle.h>
 #include <linux/pagewalk.h>
 #include <linux/random.h>
 #include <linux/sched/cputime.h>
@@ -37,10 +38,13 @@
 #define CREATE_TRACE_POINTS
 #include <trace/events/hplacement.h>
 
-/* Windows sampled per range and interval at the nominal work scale. */
-#define HPL_ABIT_WINDOWS	32
-/* Pages per sampled window, a power of two. */
-#define HPL_ABIT_WINDOW_PAGES	4
+/*
+ * Windows sampled per range and interval at the nominal work scale, and
+ * pages per window (a power of two, within one PMD).  A page walk costs
+ * more than the PTEs it tests, so few wide windows: 128 pages a range.
+ */
+#define HPL_ABIT_WINDOWS	8
+#define HPL_ABIT_WINDOW_PAGES	16
 #define HPL_ABIT_BATCH		64
 /*
  * Accessed bits are cleared, then tested some milliseconds later: long
@@ -216,10 +220,12 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 				!node_is_toptier(page_to_nid(pmd_page(val)));
 				ab->nr_tested += !split;
 			if (!split &&
-			    pmdp_test_and_clear_young(walk->vma, addr, pmd) &&
-			    ab->record)
-				hpl_batch_add(ab, addr,
-					      page_to_nid(pmd_page(val)));
+			    pmdp_test_and_clear_young(walk->vma, addr, pmd)) {
+				folio_set_young(page_folio(pmd_page(val)));
+				if (ab->record)
+					hpl_batch_add(ab, addr,
+						      page_to_nid(pmd_page(val)));
+			}
 		}
 		spin_unlock(ptl);
 		if (split) {
@@ -245,8 +251,11 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 		page = vm_normal_page(walk->vma, addr, ptent);
 		if (!page)
 			continue;
-		if (ptep_test_and_clear_young(walk->vma, addr, pte) &&
-		    ab->record)
+		if (!ptep_test_and_clear_young(walk->vma, addr, pte))
+			continue;
+		/* Reclaim still sees the access (folio_referenced()). */
+		folio_set_young(page_folio(page));
+		if (ab->record)
 			hpl_batch_add(ab, addr, page_to_nid(page));
 	}
 	pte_unmap_unlock(start_pte, ptl);
@@ -352,13 +361,21 @@ static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
 	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0;
 }
 
+/*
+ * Anonymous memory and file mappings that are not executable: the text of
+ * programs and shared libraries stays where it is, as NUMA balancing
+ * leaves it, and so do DAX, hugetlb and device mappings.
+ */
 static bool hpl_vma_wanted(struct vm_area_struct *vma)
 {
-	return vma_is_anonymous(vma) &&
-	       !(vma->vm_flags & (VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP | VM_IO));
+	if (vma->vm_flags & (VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP | VM_IO))
+		return false;
+	if (vma_is_anonymous(vma))
+		return true;
+	return vma->vm_file && !(vma->vm_flags & VM_EXEC) && !vma_is_dax(vma);
 }
 
-/* The anonymous areas of @mm, sorted; mmap_lock held for reading. */
+/* The areas of @mm that HPlacement manages, sorted; mmap_lock held. */
 static struct hpl_area *hpl_mm_areas(struct mm_struct *mm, unsigned int *nr)
 {
 	VMA_ITERATOR(vmi, mm, 0);

@@ -8,7 +8,8 @@
  * the PMDs where this interval's SMEM samples fell first, are isolated
  * and promoted into the free FMEM above the headroom and the watermarks
  * with migrate_pages(); when FMEM is full they are exchanged with FMEM
- * pages of the coldest ranges instead.  Below the headroom, FMEM pages
+ * pages of the coldest ranges instead (anonymous ones: page cache folios
+ * are only promoted and demoted).  Below the headroom, FMEM pages
  * of the coldest ranges are demoted first.  Each step moves at most a
  * batch per interval that scales with the CPU budget.
  */
@@ -46,7 +47,9 @@
  * @max: isolate no more pages
  * @fmem: isolate folios on FMEM (cold ones to exchange), else on SMEM
  * @one_node: and only folios on node @nid
+ * @anon_only: no file folios (to exchange: exchange_folios() takes anon)
  * @nid: see @one_node
+ * @nr_file: pages of @nr in file folios, as NR_ISOLATED_FILE counts them
  */
 struct hpl_promote {
 	struct list_head folios;
@@ -54,8 +57,25 @@ struct hpl_promote {
 	unsigned long max;
 	bool fmem;
 	bool one_node;
+	bool anon_only;
 	int nid;
+	unsigned long nr_file;
 };
+
+/*
+ * Anonymous folios, and page cache folios of the non-executable file
+ * mappings that HPlacement manages (migrate_pages() leaves out those that
+ * their filesystem cannot move now, dirty or under writeback).
+ */
+static bool hpl_folio_movable(const struct hpl_promote *pr,
+			      struct folio *folio)
+{
+	if (folio_is_zone_device(folio) || folio_test_ksm(folio))
+		return false;
+	if (folio_test_anon(folio))
+		return true;
+	return !pr->anon_only && folio->mapping;
+}
 
 static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 {
@@ -65,8 +85,7 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 	if ((pr->nr && pr->nr + nr > pr->max) ||
 	    node_is_toptier(folio_nid(folio)) != pr->fmem ||
 	    (pr->one_node && folio_nid(folio) != pr->nid) ||
-	    !folio_test_anon(folio) || folio_test_ksm(folio) ||
-	    folio_is_zone_device(folio))
+	    !hpl_folio_movable(pr, folio))
 		return;
 	if (!folio_isolate_lru(folio))
 		return;
@@ -74,6 +93,8 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
 			    nr);
 	pr->nr += nr;
+	if (folio_is_file_lru(folio))
+		pr->nr_file += nr;
 }
 
 static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
@@ -146,18 +167,30 @@ static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
 		.reason = reason,
 	};
 	unsigned int nr_succeeded = 0;
+	unsigned long left_file = 0, moved_file;
+	struct folio *folio;
 
 	migrate_pages(&pr->folios, alloc_migration_target, NULL,
 		      (unsigned long)&mtc, MIGRATE_ASYNC, reason,
 		      &nr_succeeded);
 	/*
 	 * migrate_pages() leaves NR_ISOLATED of demoted folios to its
-	 * caller, as reclaim accounts them; ours are anon folios of @from,
-	 * accounted at isolation.
+	 * caller, as reclaim accounts them; ours are folios of @from,
+	 * accounted by type at isolation.  Those that did not move are
+	 * still on the list and putback_movable_pages() accounts them.
 	 */
-	if (pr->fmem && nr_succeeded)
+	if (pr->fmem && nr_succeeded) {
+		list_for_each_entry(folio, &pr->folios, lru)
+			if (folio_is_file_lru(folio))
+				left_file += folio_nr_pages(folio);
+		moved_file = min_t(unsigned long,
+				   pr->nr_file - min(left_file, pr->nr_file),
+				   nr_succeeded);
+		mod_node_page_state(NODE_DATA(from), NR_ISOLATED_FILE,
+				    -(long)moved_file);
 		mod_node_page_state(NODE_DATA(from), NR_ISOLATED_ANON,
-				    -(long)nr_succeeded);
+				    -(long)(nr_succeeded - moved_file));
+	}
 	if (pr->fmem)
 		count_vm_events(HPL_DEMOTIONS, nr_succeeded);
 	return nr_succeeded;
@@ -268,11 +301,13 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	struct hpl_promote hot = {
 		.folios = LIST_HEAD_INIT(hot.folios),
 		.max = max,
+		.anon_only = true,
 	};
 	struct hpl_promote cold = {
 		.folios = LIST_HEAD_INIT(cold.folios),
 		.fmem = true,
 		.one_node = true,
+		.anon_only = true,
 		.nid = fmem,
 	};
 	unsigned long pages = 0;
