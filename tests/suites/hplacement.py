@@ -169,6 +169,7 @@ def run(t):
     exchange_when_full(t)
     demotion(t)
     file_pages(t)
+    balloon_demotion(t)
     balloon_link(t)
     check_pebs(t)
 
@@ -497,6 +498,54 @@ def balloon_link(t):
              'HPlacement off again: hot/cold bytes no longer reported', after)
         bad = mmcheck.bad_log(g)
         t.ok(not bad, 'balloon link: kernel log clean', '\n'.join(bad[:40]))
+
+
+def balloon_demotion(t):
+    """The host shrinks FMEM below what the guest uses: with HPlacement off
+    the balloon waits for memory; on, the coldest FMEM pages are demoted
+    until the balloon has its pages, and no further."""
+    with Guest(fmem='512M', qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
+        size = max(node_free_mb(g, 0) - 48, 64)
+        pid, a = idle_buffer(g, 0, f'{size}M', 'b')
+        free = node_free_mb(g, 0)
+        target = 384 << 20          # 128 MiB to the host, ~48 MiB free
+        g.qmp.cmd('hballoon-set-size', node=0, size=target)
+        time.sleep(4)
+        off = hballoon_nodes(g)[0]['actual']
+        t.diag(f'node 0 free {free} MiB with {size} MiB held; HPlacement off: '
+               f'node 0 at {off >> 20} MiB of the {target >> 20} asked')
+        t.ok(off > target, 'HPlacement off: the balloon waits for FMEM', off)
+        v0 = g.vmstat()
+        g.out(f'echo 500000 > {D}/budget; echo 200 > {D}/interval_ms; '
+              f'echo 1 > {D}/enabled')
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 90:
+            if hballoon_nodes(g)[0]['actual'] == target:
+                break
+            time.sleep(0.5)
+        took = time.monotonic() - t0
+        time.sleep(1)       # an interval that began before may still end
+        v1 = g.vmstat()
+        time.sleep(2)
+        v2 = g.vmstat()
+        g.out(f'echo 0 > {D}/enabled')
+        d = {k: v1[k] - v0[k] for k in COUNTERS}
+        t.diag(f'HPlacement on: target reached after {took:.1f} s; deltas {d}')
+        t.ok(hballoon_nodes(g)[0]['actual'] == target,
+             'HPlacement on: cold FMEM pages make room, the balloon reaches '
+             'its target', hballoon_nodes(g)[0])
+        t.ok(d['hpl_demotions'] * 4 >= ((512 - (target >> 20)) - free) * 1024 * 0.5,
+             'the room came from demotions (hpl_demotions)', d)
+        t.ok(v2['hpl_demotions'] - v1['hpl_demotions'] <= 64,
+             'demotion stops once the balloon has its pages',
+             v2['hpl_demotions'] - v1['hpl_demotions'])
+        frac = fast_frac(g, pid, a, a + (size << 20))
+        t.ok(frac < 1.0, 'the demoted pages are the idle buffer\'s', frac)
+        iso = mmcheck.isolated(g)
+        t.ok(len(iso) == 2 and not any(iso.values()),
+             'balloon demotion: nr_isolated_* back to 0', iso)
+        bad = mmcheck.bad_log(g)
+        t.ok(not bad, 'balloon demotion: kernel log clean', '\n'.join(bad[:40]))
 
 
 def check_pebs(t):

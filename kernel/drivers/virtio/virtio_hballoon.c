@@ -654,6 +654,10 @@ static enum hb_step hb_balance_node(struct hb_dev *hb, struct hb_node *node)
 	bool backoff;
 	long nr;
 
+	/* What the node must free for us, when it is short (HPlacement). */
+	hpl_balloon_want(node->nid, target > cur ?
+			 (target - cur) >> PAGE_SHIFT : 0);
+
 	if (target < cur) {
 		nr = hb_deflate(hb, node, cur - target, false);
 		/* Nothing taken: pages are isolated for migration. */
@@ -1140,6 +1144,7 @@ static void hb_release_all(struct hb_dev *hb)
 static void hb_remove(struct virtio_device *vdev)
 {
 	struct hb_dev *hb = vdev->priv;
+	unsigned int i;
 
 	spin_lock_irq(&hb->stop_lock);
 	hb->stop_update = true;
@@ -1151,6 +1156,8 @@ static void hb_remove(struct virtio_device *vdev)
 	cancel_work_sync(&hb->stats_work);
 
 	hb_deflate_all(hb);
+	for (i = 0; i < hb->nr_nodes; i++)
+		hpl_balloon_want(hb->nodes[i].nid, 0);
 
 	/* Migration must not use the queues of a reset device. */
 	mutex_lock(&hb->vq_lock);

@@ -10,10 +10,15 @@
 
 #ifdef CONFIG_HPLACEMENT
 int hpl_node_hotness(int nid, u64 *hot, u64 *cold);
+void hpl_balloon_want(int nid, unsigned long pages);
 #else
 static inline int hpl_node_hotness(int nid, u64 *hot, u64 *cold)
 {
 	return -ENODATA;
+}
+
+static inline void hpl_balloon_want(int nid, unsigned long pages)
+{
 }
 #endif
 

@@ -11,7 +11,8 @@
  * pages of the coldest ranges instead (anonymous ones: page cache folios
  * are only promoted and demoted).  Below the headroom, FMEM pages
  * of the coldest ranges are demoted first.  Each step moves at most a
- * batch per interval that scales with the CPU budget.
+ * batch per interval that scales with the CPU budget.  A balloon that
+ * waits for FMEM (hpl_balloon_want()) adds what it wants to the headroom.
  */
 
 #include <linux/exchange.h>
@@ -470,6 +471,31 @@ int hpl_node_hotness(int nid, u64 *hot, u64 *cold)
 	*cold = ((u64)used << PAGE_SHIFT) - *hot;
 	return 0;
 }
+EXPORT_SYMBOL_GPL(hpl_node_hotness);
+
+/* Pages that balloons still want from each node (hpl_balloon_want()). */
+static unsigned long hpl_balloon_wanted[MAX_NUMNODES];
+
+/**
+ * hpl_balloon_want - a balloon is waiting for memory of a node
+ * @nid: node
+ * @pages: pages the balloon still wants from @nid; 0 once it has them
+ *
+ * A host that shrinks the FMEM of a guest below what the guest uses
+ * gets it only when the guest moves data out.  While HPlacement runs, it
+ * keeps this much FMEM free on top of its headroom, demoting the coldest
+ * pages to make room, within its CPU budget.
+ */
+void hpl_balloon_want(int nid, unsigned long pages)
+{
+	if (nid < 0 || nid >= MAX_NUMNODES ||
+	    READ_ONCE(hpl_balloon_wanted[nid]) == pages)
+		return;
+	WRITE_ONCE(hpl_balloon_wanted[nid], pages);
+	if (pages)
+		hpl_wake();
+}
+EXPORT_SYMBOL_GPL(hpl_balloon_want);
 
 /* The SMEM node that FMEM node @nid demotes to. */
 static int hpl_demotion_target(int nid)
@@ -561,6 +587,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	hpl_hotness_set(entries, n);
 
 	headroom >>= PAGE_SHIFT;
+	headroom += READ_ONCE(hpl_balloon_wanted[target]);
 	if (room < headroom) {
 		/* Below the headroom: make room first, coldest pages out. */
 		if (smem != NUMA_NO_NODE)
