@@ -40,11 +40,11 @@
 
 /*
  * Windows sampled per range and interval at the nominal work scale, and
- * pages per window (a power of two, within one PMD).  A page walk costs
- * more than the PTEs it tests, so few wide windows: 128 pages a range.
+ * pages per window (a power of two, within one PMD): many narrow windows
+ * see more places of a range than a few wide ones for the same pages.
  */
-#define HPL_ABIT_WINDOWS	8
-#define HPL_ABIT_WINDOW_PAGES	16
+#define HPL_ABIT_WINDOWS	32
+#define HPL_ABIT_WINDOW_PAGES	4
 #define HPL_ABIT_BATCH		64
 /*
  * Accessed bits are cleared, then tested some milliseconds later: long
@@ -121,6 +121,7 @@ struct hpl_batch {
 	unsigned long nr_smem;
 	unsigned long nr_dropped;
 	unsigned long nr_tested;
+	unsigned long nr_cleared;
 };
 
 /*
@@ -221,6 +222,7 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 				ab->nr_tested += !split;
 			if (!split &&
 			    pmdp_test_and_clear_young(walk->vma, addr, pmd)) {
+				ab->nr_cleared++;
 				folio_set_young(page_folio(pmd_page(val)));
 				if (ab->record)
 					hpl_batch_add(ab, addr,
@@ -253,6 +255,7 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			continue;
 		if (!ptep_test_and_clear_young(walk->vma, addr, pte))
 			continue;
+		ab->nr_cleared++;
 		/* Reclaim still sees the access (folio_referenced()). */
 		folio_set_young(page_folio(page));
 		if (ab->record)
@@ -301,6 +304,14 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 		}
 		cond_resched();
 	}
+	/*
+	 * A CPU sets the accessed bit when it loads the translation into its
+	 * TLB, not on a TLB hit: without a flush a hot page whose entry stays
+	 * cached would look cold for the whole delay.  One flush per mm and
+	 * interval.
+	 */
+	if (ab.nr_cleared)
+		flush_tlb_mm(hm->mm);
 }
 
 static unsigned int hpl_abit_delay_ms = HPL_ABIT_DELAY_MS;
