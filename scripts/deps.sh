@@ -4,11 +4,15 @@
 # Idempotent: prints nothing and exits quickly when everything is present.
 set -euo pipefail
 
+# redis-tools (redis-server is its redis-check-rdb; the redis-server package
+# would start a daemon here) and sysbench: the guest programs of make bench
+# figure 7 (scripts/bench/programs.py), copied into its own initramfs.
 PKGS_BOOKWORM="build-essential bc bison flex cpio xz-utils dpkg-dev pkgconf
   libelf-dev libssl-dev ccache ninja-build python3 python3-venv
   libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libnuma-dev liburing-dev
   busybox-static seabios qemu-system-data ipxe-qemu linux-source-6.12
-  gnuplot-nox python3-matplotlib jq codespell numactl python3-ply"
+  gnuplot-nox python3-matplotlib jq codespell numactl python3-ply
+  redis-tools sysbench"
 PKGS_BPO="meson python3-pycotap"
 
 SUDO=
