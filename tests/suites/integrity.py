@@ -58,9 +58,11 @@ def integrity(t, g, debug):
                    timeout=DURATION * 6 + 300)
     wall = time.monotonic() - t0
     v1 = g.vmstat()
+    hpl_stats = g.read(f'{D}/stats').replace('\n', ', ')
     g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
           f'echo 1000 > {D}/interval_ms; echo 0 > {D}/headroom')
     d = {k: v1[k] - v0.get(k, 0) for k in v1}
+    t.diag(f'HPlacement stats at the end: {hpl_stats}')
     s = summary(out)
     x = s.get('exchange', {})
     t.diag(f'integrity {ARGS} --duration {DURATION}: rc {rc}, {wall:.1f} s wall')
@@ -71,6 +73,8 @@ def integrity(t, g, debug):
     t.diag('vmstat deltas: ' + json.dumps(
         {k: d[k] for k in d if k.startswith(('exchange_', 'hpl_promot',
                                              'hpl_exchange', 'hpl_demot',
+                                             'hpl_sample', 'hpl_classify',
+                                             'hpl_migrate', 'hpl_throttles',
                                              'thp_split',
                                              'thp_collapse', 'pgmigrate_s'))}))
 

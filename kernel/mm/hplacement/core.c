@@ -121,7 +121,6 @@ struct hpl_batch {
 	unsigned long nr_smem;
 	unsigned long nr_dropped;
 	unsigned long nr_tested;
-	unsigned long nr_cleared;
 };
 
 /*
@@ -222,7 +221,6 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 				ab->nr_tested += !split;
 			if (!split &&
 			    pmdp_test_and_clear_young(walk->vma, addr, pmd)) {
-				ab->nr_cleared++;
 				folio_set_young(page_folio(pmd_page(val)));
 				if (ab->record)
 					hpl_batch_add(ab, addr,
@@ -255,7 +253,6 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			continue;
 		if (!ptep_test_and_clear_young(walk->vma, addr, pte))
 			continue;
-		ab->nr_cleared++;
 		/* Reclaim still sees the access (folio_referenced()). */
 		folio_set_young(page_folio(page));
 		if (ab->record)
@@ -287,7 +284,17 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 	if (!hm->windows)
 		return;
 	for (i = 0; i < nr; i++) {
+		cond_resched();
 		npages = (ranges[i].end - ranges[i].start) >> PAGE_SHIFT;
+		/* A small range (data of a library, say): all of it, once. */
+		if (npages <= windows * HPL_ABIT_WINDOW_PAGES) {
+			walk_page_range(hm->mm, ranges[i].start, ranges[i].end,
+					&hpl_abit_ops, &ab);
+			hm->windows[hm->nr_windows].start = ranges[i].start;
+			hm->windows[hm->nr_windows].end = ranges[i].end;
+			hm->nr_windows++;
+			continue;
+		}
 		for (w = 0; w < windows; w++) {
 			start = ranges[i].start +
 				((unsigned long)get_random_u32_below(npages) <<
@@ -302,16 +309,7 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 			hm->windows[hm->nr_windows].end = end;
 			hm->nr_windows++;
 		}
-		cond_resched();
 	}
-	/*
-	 * A CPU sets the accessed bit when it loads the translation into its
-	 * TLB, not on a TLB hit: without a flush a hot page whose entry stays
-	 * cached would look cold for the whole delay.  One flush per mm and
-	 * interval.
-	 */
-	if (ab.nr_cleared)
-		flush_tlb_mm(hm->mm);
 }
 
 static unsigned int hpl_abit_delay_ms = HPL_ABIT_DELAY_MS;
