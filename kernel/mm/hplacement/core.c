@@ -47,6 +47,12 @@
 #define HPL_ABIT_WINDOW_PAGES	4
 #define HPL_ABIT_BATCH		64
 /*
+ * SMEM THPs mapped with PTEs per interval at the nominal work scale: a
+ * split costs far more than testing a window, so it is paced by the
+ * budget like the rest of the sampling.
+ */
+#define HPL_ABIT_SPLITS		64
+/*
  * Accessed bits are cleared, then tested some milliseconds later: long
  * enough for hot pages to be accessed again, short enough that most cold
  * ones are not.  How long that is depends on the workload, so the delay
@@ -93,6 +99,8 @@ static u64 hpl_gen;
 static u64 hpl_page_ns = 20 * NSEC_PER_USEC;
 /* CPU time migration may still spend (see hpl_migrate_cap()). */
 static s64 hpl_credit_ns;
+/* THP splits left to this interval's sampling. */
+static unsigned long hpl_abit_splits_left;
 
 /* Follow a dearer page at once, a cheaper one slowly: overruns cost more. */
 static void hpl_page_cost(u64 ns)
@@ -217,8 +225,9 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			 * its own; once per PMD, should the split not take.
 			 */
 			split = !ab->record && ab->split_at != addr &&
+				hpl_abit_splits_left &&
 				!node_is_toptier(page_to_nid(pmd_page(val)));
-				ab->nr_tested += !split;
+			ab->nr_tested += !split;
 			if (!split &&
 			    pmdp_test_and_clear_young(walk->vma, addr, pmd)) {
 				folio_set_young(page_folio(pmd_page(val)));
@@ -229,6 +238,7 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 		}
 		spin_unlock(ptl);
 		if (split) {
+			hpl_abit_splits_left--;
 			ab->split_at = addr;
 			split_huge_pmd(walk->vma, pmd, addr);
 			walk->action = ACTION_AGAIN;
@@ -740,6 +750,8 @@ static void hpl_interval(void)
 	mutex_unlock(&hpl_lock);
 
 	hpl_gen++;
+	hpl_abit_splits_left = hpl_scale_amount(hpl_budget.scale,
+						HPL_ABIT_SPLITS);
 	hpl_source_update(hpl_budget.scale);
 	mms = hpl_collect_mms(&nr_mms);
 	if (mms)
