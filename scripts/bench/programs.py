@@ -46,7 +46,9 @@ import datetime
 import hashlib
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 
 import common
@@ -217,9 +219,11 @@ def peers():
     return [p for p in plist if p.name in sel.split(',')] if sel else plist
 
 
-def kernel_id():
-    """The guest kernel booted (other work may rebuild it during a run)."""
-    path = os.path.join(paths.OUT, f'bzImage-{paths.KCONFIG}')
+KERNEL = os.path.join(paths.OUT, f'bzImage-{paths.KCONFIG}')
+
+
+def kernel_id(path=KERNEL):
+    """Which kernel a bzImage is."""
     with open(path, 'rb') as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:16]
     return {'path': path, 'sha256_16': digest,
@@ -272,8 +276,8 @@ def qemu_cpu_s(g):
     return (int(st[11]) + int(st[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def one_run(wl, peer, duration):
-    args = ['--initrd', INITRD]
+def one_run(wl, peer, duration, kernel):
+    args = ['--initrd', INITRD, '--kernel', kernel]
     if TIER_EMU:
         args += ['--tcg-opts', 'tier-emulation=on']
     with Guest(fmem=FMEM, smem=SMEM, cpus=2, run_vm_args=args, boot_timeout=180) as g:
@@ -442,7 +446,7 @@ def reduce(runs_by_peer):
     return out
 
 
-def measure(wls, plist, runs, duration):
+def measure(wls, plist, runs, duration, kernel):
     total = runs * len(plist) * len(wls)
     est = {'redis': 34, 'redis-uniform': 34, 'sysbench': 28}
     left = runs * len(plist) * sum(est[w.name] + duration - 20 for w in wls)
@@ -455,7 +459,7 @@ def measure(wls, plist, runs, duration):
                          f'({done}/{total} done, ~{left:.0f} s left)')
                 for attempt in (1, 2):
                     try:
-                        r = one_run(wl, p, duration)
+                        r = one_run(wl, p, duration, kernel)
                         break
                     except Exception as e:  # pylint: disable=broad-except
                         progress(f'  run failed ({type(e).__name__}: '
@@ -484,12 +488,22 @@ def main():
         wls.append(WORKLOADS[n])
     plist = peers()
     initrd = build_initramfs(wls)
-    kernel = kernel_id()
-    raw = measure(wls, plist, RUNS, DURATION)
+    # Every run boots the same kernel: a copy taken now, so that a rebuild
+    # of the kernel while the figure runs does not mix two kernels.
+    os.makedirs(os.path.join(paths.CACHE, 'tmp'), exist_ok=True)
+    kdir = tempfile.mkdtemp(prefix='fig7-', dir=os.path.join(paths.CACHE, 'tmp'))
+    kcopy = os.path.join(kdir, 'bzImage')
+    shutil.copy2(KERNEL, kcopy)
+    try:
+        kernel = kernel_id(kcopy)
+        kernel['copied_from'] = KERNEL
+        raw = measure(wls, plist, RUNS, DURATION, kcopy)
+    finally:
+        shutil.rmtree(kdir, ignore_errors=True)
     kernel_end = kernel_id()
-    if kernel_end != kernel:
-        progress(f'WARNING: the guest kernel changed during the runs: {kernel} -> '
-                 f'{kernel_end}')
+    if kernel_end['sha256_16'] != kernel['sha256_16']:
+        progress(f'note: {KERNEL} was rebuilt while the figure ran; every run booted '
+                 f'the copy taken at its start ({kernel["sha256_16"]})')
     res = {'figure': 7, 'title': 'Real programs: throughput and FMEM coverage per peer',
            'env': common.environment(),
            'tier_emulation': ('QEMU TCG tier emulation on: node 1 accesses pay '
@@ -497,7 +511,7 @@ def main():
                               if TIER_EMU else 'off: SMEM is as fast as FMEM'),
            'fmem': FMEM, 'smem': SMEM, 'free_fmem': FREE_FMEM,
            'load_margin': LOAD_MARGIN, 'duration_s': DURATION, 'runs': RUNS,
-           'initramfs': initrd, 'kernel': kernel, 'kernel_at_end': kernel_end,
+           'initramfs': initrd, 'kernel': kernel, 'kernel_source_at_end': kernel_end,
            'policy': ('default mempolicy; data placed on SMEM by filling FMEM during '
                       'the load (a temporary filler), so that every peer may move it'),
            'peers': {p.name: {'label': p.label, 'note': p.note} for p in plist},
@@ -531,10 +545,10 @@ def summary(res):
              f'of QEMU (less sensitive to the host\'s load); tier emulation '
              f'{"on" if "on" in res["tier_emulation"] else "off"}; SMEM misses = '
              f'node-1 accesses that missed the emulated cache, per operation.', '']
-    if res.get('kernel_at_end', res.get('kernel')) != res.get('kernel'):
-        lines += ['**The guest kernel was rebuilt during these runs** (bzImage '
-                  f'{res["kernel"]["sha256_16"]} -> {res["kernel_at_end"]["sha256_16"]}).',
-                  '']
+    if res['kernel_source_at_end']['sha256_16'] != res['kernel']['sha256_16']:
+        lines += [f'The guest kernel was rebuilt while the figure ran; every run booted '
+                  f'the copy taken at its start (bzImage {res["kernel"]["sha256_16"]}, '
+                  f'{res["kernel"]["mtime"]}).', '']
     for w in res['workloads'].values():
         lines += [f'{w["label"]} (`{w.get("client") or w.get("command")}`):', '',
                   f'| peer | {w["unit"]} | per CPU-s | / none (per CPU-s, same run) '
