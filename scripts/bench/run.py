@@ -8,7 +8,7 @@ import sys
 import common
 
 FIGURES = {1: 'hballoon', 2: 'timeline', 3: 'detection', 4: 'overhead', 5: 'exchange',
-           6: 'multivm', 8: 'tieremu'}
+           6: 'multivm', 7: 'programs', 8: 'tieremu'}
 
 
 def main():
