@@ -44,6 +44,15 @@ def write_json(name, data):
     return path
 
 
+def save_png(fig, name):
+    """Lay out a matplotlib figure and write it into the results folder."""
+    fig.tight_layout()
+    path = os.path.join(results_dir(), name)
+    fig.savefig(path, dpi=120)
+    progress(f'wrote {path}')
+    return path
+
+
 def environment():
     return {'accelerator': 'TCG (software emulation): absolute times are '
                            'emulated-guest times, not tiered hardware',

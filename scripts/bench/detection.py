@@ -627,10 +627,7 @@ def plot(res):
         ax_c.legend(fontsize=7)
     fig.suptitle(f'gups {SIZE}, hot {HOT} first on SMEM; FMEM {FMEM} with '
                  f'{FREE_FMEM // MiB} MiB free (TCG)')
-    fig.tight_layout()
-    path = os.path.join(common.results_dir(), 'fig3-detection.png')
-    fig.savefig(path, dpi=120)
-    progress(f'wrote {path}')
+    common.save_png(fig, 'fig3-detection.png')
 
 
 if __name__ == '__main__':

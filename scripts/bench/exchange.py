@@ -177,10 +177,7 @@ def plot(res):
         ax.set_xticks(range(len(cs)))
         ax.set_xticklabels(labels, rotation=60, ha='right', fontsize=7)
     fig.suptitle('Exchange vs promote + demote (TCG guest; median, min-max)')
-    fig.tight_layout()
-    path = os.path.join(common.results_dir(), 'fig5-exchange.png')
-    fig.savefig(path, dpi=120)
-    progress(f'wrote {path}')
+    common.save_png(fig, 'fig5-exchange.png')
 
 
 if __name__ == '__main__':

@@ -194,10 +194,7 @@ def plot(res):
         ax.set_ylabel('GiB/s (log)')
         ax.set_title(f'{label} (shrink)' if label == 'inflate' else f'{label} (grow)')
     fig.suptitle('Shrink/grow 1 GiB of FMEM (TCG guest; median, min-max)')
-    fig.tight_layout()
-    path = os.path.join(common.results_dir(), 'fig1-hballoon-resize.png')
-    fig.savefig(path, dpi=120)
-    progress(f'wrote {path}')
+    common.save_png(fig, 'fig1-hballoon-resize.png')
 
 
 if __name__ == '__main__':

@@ -539,10 +539,7 @@ def plot(res):
     ax_m.set_ylabel('QEMU RSS (MiB)')
     ax_m.legend(fontsize=7, loc='lower right')
     fig.suptitle(f'{res["title"]} (TCG; {res["runs"]} runs)')
-    fig.tight_layout()
-    path = os.path.join(common.results_dir(), 'fig6-multivm.png')
-    fig.savefig(path, dpi=120)
-    progress(f'wrote {path}')
+    common.save_png(fig, 'fig6-multivm.png')
 
 
 if __name__ == '__main__':

@@ -8,7 +8,6 @@ hpl_migrate_ns); for every peer the guest's system CPU from /proc/stat,
 the CPU of the kernel threads that do the work (khplacement, kdamond.*,
 kswapd*, kcompactd*) from /proc/<pid>/stat, and gups' own system time
 (NUMA balancing's scanning task_work and hint faults run there)."""
-import os
 
 import common
 import detection
@@ -134,10 +133,7 @@ def plot(res):
     ax.set_title('HPlacement stages (/proc/vmstat hpl_*_ns)')
     ax.legend(fontsize=7)
     fig.suptitle('Placement CPU per peer (TCG guest, 2 vCPUs)')
-    fig.tight_layout()
-    path = os.path.join(common.results_dir(), 'fig4-overhead.png')
-    fig.savefig(path, dpi=120)
-    progress(f'wrote {path}')
+    common.save_png(fig, 'fig4-overhead.png')
 
 
 if __name__ == '__main__':

@@ -616,10 +616,7 @@ def plot(res):
     fig.suptitle(f'Real programs, data first on SMEM; FMEM {res["fmem"]} with '
                  f'{res["free_fmem"] // MiB} MiB free (TCG, tier emulation '
                  f'{"on" if "on" in res["tier_emulation"] else "off"})')
-    fig.tight_layout()
-    path = os.path.join(common.results_dir(), 'fig7-programs.png')
-    fig.savefig(path, dpi=120)
-    progress(f'wrote {path}')
+    common.save_png(fig, 'fig7-programs.png')
 
 
 if __name__ == '__main__':

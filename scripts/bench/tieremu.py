@@ -238,10 +238,7 @@ def plot(res):
     b.set_title('gups per tier (tier-emulation=on)')
     b.legend(fontsize=8)
     fig.suptitle(res['title'])
-    fig.tight_layout()
-    path = os.path.join(common.results_dir(), f'fig{res["figure"]}-tieremu.png')
-    fig.savefig(path, dpi=120)
-    progress(f'wrote {path}')
+    common.save_png(fig, f'fig{res["figure"]}-tieremu.png')
 
 
 if __name__ == '__main__':

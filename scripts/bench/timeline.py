@@ -3,7 +3,6 @@
 """Figure 2: tier sizes over time while the host resizes a running guest
 through HBalloon: per node the size the host asked for (target), what the
 host counts as usable (actual) and what the guest reports (MemTotal)."""
-import os
 import re
 import time
 
@@ -98,10 +97,7 @@ def plot(res):
     ax.set_ylabel('MiB')
     ax.set_title(res['title'])
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path = os.path.join(common.results_dir(), 'fig2-resize-timeline.png')
-    fig.savefig(path, dpi=120)
-    progress(f'wrote {path}')
+    common.save_png(fig, 'fig2-resize-timeline.png')
 
 
 if __name__ == '__main__':

@@ -350,12 +350,7 @@ def demotion(t):
         v0 = g.vmstat()
         g.out(f'echo {160 << 20} > {D}/headroom; echo 200 > {D}/interval_ms; '
               f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
-        after = []
-        for _ in range(60):
-            time.sleep(1)
-            after.append(node_free_mb(g, 0))
-            if after[-1] >= 150:
-                break
+        after = wait_free_mb(g, 0, 150)
         time.sleep(2)
         g.out(f'echo 0 > {D}/enabled')
         v1 = g.vmstat()
@@ -419,12 +414,7 @@ def file_pages(t):
         v0 = g.vmstat()
         g.out(f'echo {160 << 20} > {D}/headroom; echo 200 > {D}/interval_ms; '
               f'echo 1 > {D}/enabled')
-        after = []
-        for _ in range(60):
-            time.sleep(1)
-            after.append(node_free_mb(g, 0))
-            if after[-1] >= 150:
-                break
+        after = wait_free_mb(g, 0, 150)
         g.out(f'echo 0 > {D}/enabled; echo 0 > {D}/headroom')
         v1 = g.vmstat()
         d = {k: v1[k] - v0[k] for k in COUNTERS}
@@ -443,6 +433,17 @@ def file_pages(t):
 
 def node_free_mb(g, node):
     return g.node_meminfo(node)['MemFree'] >> 20
+
+
+def wait_free_mb(g, node, mb, timeout=60):
+    """Free MiB of @node once a second until @mb are free or @timeout s."""
+    after = []
+    for _ in range(timeout):
+        time.sleep(1)
+        after.append(node_free_mb(g, node))
+        if after[-1] >= mb:
+            break
+    return after
 
 
 def hballoon_nodes(g):
