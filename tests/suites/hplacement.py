@@ -525,7 +525,7 @@ def balloon_demotion(t):
                 break
             time.sleep(0.5)
         took = time.monotonic() - t0
-        time.sleep(1)       # an interval that began before may still end
+        time.sleep(2)       # an interval that began before may still end
         v1 = g.vmstat()
         time.sleep(2)
         v2 = g.vmstat()
@@ -537,7 +537,11 @@ def balloon_demotion(t):
              'its target', hballoon_nodes(g)[0])
         t.ok(d['hpl_demotions'] * 4 >= ((512 - (target >> 20)) - free) * 1024 * 0.5,
              'the room came from demotions (hpl_demotions)', d)
-        t.ok(v2['hpl_demotions'] - v1['hpl_demotions'] <= 64,
+        t.diag(f'demotions 2-4 s after the target: '
+               f'{v2["hpl_demotions"] - v1["hpl_demotions"]}')
+        # Demoting on would move ~10000 pages in 2 s; a last batch that
+        # raced with the balloon's final inflation may still land.
+        t.ok(v2['hpl_demotions'] - v1['hpl_demotions'] <= 1024,
              'demotion stops once the balloon has its pages',
              v2['hpl_demotions'] - v1['hpl_demotions'])
         frac = fast_frac(g, pid, a, a + (size << 20))
