@@ -651,13 +651,12 @@ static enum hb_step hb_balance_node(struct hb_dev *hb, struct hb_node *node)
 {
 	u64 target = hb_node_target(hb, node);
 	u64 cur = hb_node_bytes(node);
+	enum hb_step step;
 	bool backoff;
 	long nr;
 
-	/* What the node must free for us, when it is short (HPlacement). */
-	hpl_balloon_want(node->nid, target > cur ?
-			 (target - cur) >> PAGE_SHIFT : 0);
-
+	if (target <= cur)
+		hpl_balloon_want(node->nid, 0);
 	if (target < cur) {
 		nr = hb_deflate(hb, node, cur - target, false);
 		/* Nothing taken: pages are isolated for migration. */
@@ -673,9 +672,20 @@ static enum hb_step hb_balance_node(struct hb_dev *hb, struct hb_node *node)
 	mutex_lock(&node->lock);
 	backoff = hb_node_backoff(node);
 	mutex_unlock(&node->lock);
-	if (backoff)
+	if (backoff) {
+		hpl_balloon_want(node->nid, 0);
 		return HB_STEP_WAIT;
-	return hb_inflate(hb, node, target - cur);
+	}
+	step = hb_inflate(hb, node, target - cur);
+	/*
+	 * Short of free memory on the node: HPlacement may make room by
+	 * demoting its coldest pages (FMEM).  Only then, so that it does not
+	 * demote what the balloon could have had anyway.
+	 */
+	cur = hb_node_bytes(node);
+	hpl_balloon_want(node->nid, step == HB_STEP_RETRY && target > cur ?
+			 (target - cur) >> PAGE_SHIFT : 0);
+	return step;
 }
 
 static void hb_size_work(struct work_struct *work)
