@@ -397,7 +397,9 @@ def file_pages(t):
         t.diag(f'tmpfs hot set node 0 share per interval {fast}; deltas {d}')
         params = next((x['params'] for x in lines if 'params' in x), {})
         t.eq(params.get('file'), '/mnt/t/hot', 'gups mapped the tmpfs file')
-        t.ok(rc == 0 and fast and fast[0] < 0.5 and fast[-1] >= 0.9,
+        # HPlacement runs from the start: by gups' first report it may have
+        # moved much of the hot set; hpl_promotions shows the move.
+        t.ok(rc == 0 and fast and fast[-1] >= 0.9,
              'file pages: >= 90 % of a tmpfs hot set first on node 1 reaches '
              'node 0', out[-2000:])
         t.ok(d['hpl_promotions'] >= 0.9 * (16 << 20) // 4096,

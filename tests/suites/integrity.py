@@ -57,10 +57,12 @@ def integrity(t, g, debug):
                    f'cat /tmp/i.err /tmp/i.out; exit $rc',
                    timeout=DURATION * 6 + 300)
     wall = time.monotonic() - t0
-    v1 = g.vmstat()
     hpl_stats = g.read(f'{D}/stats').replace('\n', ', ')
-    g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
+    # Off, and an interval's worth of waiting, before the counters are
+    # read: exchange_success counts a batch before hpl_exchanges does.
+    g.out(f'echo 0 > {D}/enabled; sleep 1; echo 10000 > {D}/budget; '
           f'echo 1000 > {D}/interval_ms; echo 0 > {D}/headroom')
+    v1 = g.vmstat()
     d = {k: v1[k] - v0.get(k, 0) for k in v1}
     t.diag(f'HPlacement stats at the end: {hpl_stats}')
     s = summary(out)
