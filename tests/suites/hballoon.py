@@ -154,8 +154,12 @@ def run_resize(t):
         t.ok(vm2['hballoon_deflate'] - vm0.get('hballoon_deflate', 0) ==
              (FMEM // 2 + SMEM // 2) // 4096, 'hballoon_deflate counts 1.5 GiB')
 
-        # Stats reach the host.
+        # Stats reach the host; the last ones may predate the regrowth.
+        deadline = time.monotonic() + 5
         n0 = info(g, 0)
+        while n0.get('stat-total', 0) <= FMEM // 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            n0 = info(g, 0)
         t.ok('stat-free' in n0 and 0 < n0['stat-free'] <= FMEM and
              n0.get('stat-total', 0) > FMEM // 2, 'guest per-node stats in query-hballoon', n0)
 
