@@ -44,6 +44,17 @@ def write_json(name, data):
     return path
 
 
+def usable(runs):
+    """The runs that measured something: neither unavailable nor failed."""
+    return [r for r in runs if 'unavailable' not in r and 'error' not in r]
+
+
+def why_unusable(runs):
+    """Why a peer has no usable run: its first reason, or 'not run'."""
+    return next((r.get('unavailable') or 'failed: ' + r['error'][:300]
+                 for r in runs), 'not run')
+
+
 def save_png(fig, name):
     """Lay out a matplotlib figure and write it into the results folder."""
     fig.tight_layout()

@@ -392,8 +392,7 @@ def scenario(name, duration, shift_at, runs, plist):
     return res
 
 
-def usable(runs):
-    return [r for r in runs if 'unavailable' not in r and 'error' not in r]
+usable = common.usable
 
 
 def reduce(runs_by_peer, shift_at=None):
@@ -401,9 +400,7 @@ def reduce(runs_by_peer, shift_at=None):
     for name, runs in runs_by_peer.items():
         ok = usable(runs)
         if not ok:
-            out[name] = {'unavailable': next(
-                (r.get('unavailable') or 'failed: ' + r['error'][:300]
-                 for r in runs), 'not run')}
+            out[name] = {'unavailable': common.why_unusable(runs)}
             continue
         t90 = [time_to(r['series'], 0.9) for r in ok]
         d = {'time_to_90_s': med_inf(t90), 'time_to_90_runs': t90,

@@ -40,9 +40,8 @@ def main():
         ok = detection.usable(runs)
         label = next(p.label for p in detection.peers() if p.name == name)
         if not ok:
-            res['peers'][name] = {'label': label, 'unavailable': next(
-                (r.get('unavailable') or 'failed: ' + r['error'][:300]
-                 for r in runs), 'not run')}
+            res['peers'][name] = {'label': label,
+                                  'unavailable': common.why_unusable(runs)}
             continue
         d = {'label': label}
         for k in KEYS:

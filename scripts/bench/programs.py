@@ -395,8 +395,7 @@ def series(wl, run):
                                      if ops else None)
 
 
-def usable(runs):
-    return [r for r in runs if 'unavailable' not in r and 'error' not in r]
+usable = common.usable
 
 
 def fracs(r):
@@ -422,9 +421,7 @@ def reduce(runs_by_peer):
     for name, runs in runs_by_peer.items():
         ok = usable(runs)
         if not ok:
-            out[name] = {'unavailable': next(
-                (r.get('unavailable') or 'failed: ' + r['error'][:300]
-                 for r in runs), 'not run')}
+            out[name] = {'unavailable': common.why_unusable(runs)}
             continue
         out[name] = {
             'runs': len(ok), 'failed_runs': len([r for r in runs if 'error' in r]),
