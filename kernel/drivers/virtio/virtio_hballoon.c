@@ -655,32 +655,29 @@ static enum hb_step hb_balance_node(struct hb_dev *hb, struct hb_node *node)
 	bool backoff;
 	long nr;
 
-	if (target <= cur)
-		hpl_balloon_want(node->nid, 0);
 	if (target < cur) {
 		nr = hb_deflate(hb, node, cur - target, false);
 		/* Nothing taken: pages are isolated for migration. */
-		return nr > 0 ? HB_STEP_AGAIN : HB_STEP_RETRY;
+		step = nr > 0 ? HB_STEP_AGAIN : HB_STEP_RETRY;
+	} else if (target == cur) {
+		step = HB_STEP_DONE;
+	} else {
+		/*
+		 * Re-inflating right after an OOM deflate would run the node
+		 * out of memory again and again: wait until the backoff has
+		 * expired.
+		 */
+		mutex_lock(&node->lock);
+		backoff = hb_node_backoff(node);
+		mutex_unlock(&node->lock);
+		step = backoff ? HB_STEP_WAIT :
+				 hb_inflate(hb, node, target - cur);
 	}
-	if (target == cur)
-		return HB_STEP_DONE;
 
 	/*
-	 * Re-inflating right after an OOM deflate would run the node out of
-	 * memory again and again: wait until the backoff has expired.
-	 */
-	mutex_lock(&node->lock);
-	backoff = hb_node_backoff(node);
-	mutex_unlock(&node->lock);
-	if (backoff) {
-		hpl_balloon_want(node->nid, 0);
-		return HB_STEP_WAIT;
-	}
-	step = hb_inflate(hb, node, target - cur);
-	/*
-	 * Short of free memory on the node: HPlacement may make room by
-	 * demoting its coldest pages (FMEM).  Only then, so that it does not
-	 * demote what the balloon could have had anyway.
+	 * An inflation short of free memory on the node: HPlacement may make
+	 * room by demoting its coldest pages (FMEM).  Only then, so that it
+	 * does not demote what the balloon could have had anyway.
 	 */
 	cur = hb_node_bytes(node);
 	hpl_balloon_want(node->nid, step == HB_STEP_RETRY && target > cur ?

@@ -50,7 +50,6 @@
  * @one_node: and only folios on node @nid
  * @anon_only: no file folios (to exchange: exchange_folios() takes anon)
  * @nid: see @one_node
- * @nr_file: pages of @nr in file folios, as NR_ISOLATED_FILE counts them
  */
 struct hpl_promote {
 	struct list_head folios;
@@ -60,7 +59,6 @@ struct hpl_promote {
 	bool one_node;
 	bool anon_only;
 	int nid;
-	unsigned long nr_file;
 };
 
 /*
@@ -94,8 +92,18 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
 			    nr);
 	pr->nr += nr;
-	if (folio_is_file_lru(folio))
-		pr->nr_file += nr;
+}
+
+/* Pages of the folios on @list that NR_ISOLATED_FILE counts. */
+static unsigned long hpl_file_pages(struct list_head *list)
+{
+	unsigned long nr = 0;
+	struct folio *folio;
+
+	list_for_each_entry(folio, list, lru)
+		if (folio_is_file_lru(folio))
+			nr += folio_nr_pages(folio);
+	return nr;
 }
 
 static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
@@ -167,9 +175,9 @@ static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
 			    __GFP_THISNODE | __GFP_NOWARN | __GFP_NOMEMALLOC,
 		.reason = reason,
 	};
+	unsigned long file = pr->fmem ? hpl_file_pages(&pr->folios) : 0;
 	unsigned int nr_succeeded = 0;
-	unsigned long left_file = 0, moved_file;
-	struct folio *folio;
+	unsigned long moved_file;
 
 	migrate_pages(&pr->folios, alloc_migration_target, NULL,
 		      (unsigned long)&mtc, MIGRATE_ASYNC, reason,
@@ -181,11 +189,8 @@ static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
 	 * still on the list and putback_movable_pages() accounts them.
 	 */
 	if (pr->fmem && nr_succeeded) {
-		list_for_each_entry(folio, &pr->folios, lru)
-			if (folio_is_file_lru(folio))
-				left_file += folio_nr_pages(folio);
 		moved_file = min_t(unsigned long,
-				   pr->nr_file - min(left_file, pr->nr_file),
+				   file - min(hpl_file_pages(&pr->folios), file),
 				   nr_succeeded);
 		mod_node_page_state(NODE_DATA(from), NR_ISOLATED_FILE,
 				    -(long)moved_file);
