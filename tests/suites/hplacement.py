@@ -26,7 +26,7 @@ COUNTERS = ['hpl_samples_fmem', 'hpl_samples_smem', 'hpl_samples_dropped',
             'hpl_exchanges', 'hpl_samples_abit', 'hpl_samples_pebs',
             'hpl_samples_ibs', 'hpl_samples_injected', 'hpl_samples_lost',
             'hpl_demotions', 'hpl_promote_fail', 'hpl_demote_fail',
-            'hpl_exchange_fail']
+            'hpl_exchange_fail', 'hpl_exchange_splits']
 INJECT = '/sys/kernel/debug/hplacement/inject'
 THP = '/sys/kernel/mm/transparent_hugepage/enabled'
 # Injector writes that must fail, with the error they must give.
@@ -167,6 +167,7 @@ def run(t):
         t.ok(not bad, 'kernel log has no BUG, WARNING or lockdep report',
              '\n'.join(bad[:40]))
     exchange_when_full(t)
+    exchange_when_full(t, thp=True)
     demotion(t)
     file_pages(t)
     balloon_demotion(t)
@@ -221,39 +222,57 @@ def promotion(t, g):
          'nr_isolated_anon and nr_isolated_file back to 0', iso)
 
 
-def exchange_when_full(t):
+def exchange_when_full(t, thp=False):
     """With FMEM filled by cold pages of another process, the hot set is
-    exchanged with them."""
+    exchanged with them.  With THP, the cold pages are 2 MiB folios and
+    the hot ones 4 KiB: cold folios are split to pair with them."""
+    what = 'FMEM full of THPs' if thp else 'FMEM full'
     with Guest(fmem='512M') as g:
-        filler = max(node_free_mb(g, 0) - 48, 64)
+        # THP on madvise: the filler asks for THPs, the hot set gets 4 KiB
+        # pages, and most of it has to be exchanged.
+        if thp:
+            g.out(f'echo madvise > {THP}')
+        filler = max(node_free_mb(g, 0) - (16 if thp else 48), 64)
         g.out(f'gups --size {filler}M --hot 4K --hot-frac 1 --membind 0 '
-              f'--duration 90 > /tmp/filler.json 2>&1 &')
+              f'{"--thp " if thp else ""}--duration 90 > /tmp/filler.json 2>&1 &')
         time.sleep(4)
-        t.diag(g.out('grep MemFree /sys/devices/system/node/node*/meminfo'))
+        t.diag(g.out('grep -e MemFree -e AnonHuge '
+                     '/sys/devices/system/node/node*/meminfo'))
+        t.ok(g.sh('pidof gups')[0] == 0, f'{what}: the filler runs',
+             g.out('cat /tmp/filler.json; dmesg | tail -20'))
         v0 = g.vmstat()
         g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
         rc, out, fast, slow = gups_fracs(g, 30, 300)
         v1 = g.vmstat()
         g.out(f'echo 0 > {D}/enabled')
         d = {k: v1[k] - v0[k] for k in COUNTERS}
-        t.diag(f'FMEM full: hot set node 0 share per interval {fast}')
-        t.diag(f'FMEM full: counter deltas {d}')
-        t.ok(d['hpl_exchanges'] > 0, 'FMEM full: pages are exchanged', d)
+        t.diag(f'{what}: hot set node 0 share per interval {fast}')
+        t.diag(f'{what}: counter deltas {d}')
+        t.ok(d['hpl_exchanges'] > 0, f'{what}: pages are exchanged', d)
         t.eq(d['hpl_exchanges'], v1['exchange_success'] - v0['exchange_success'],
-             'FMEM full: hpl_exchanges matches exchange_success')
+             f'{what}: hpl_exchanges matches exchange_success')
+        if thp:
+            t.ok(d['hpl_exchange_splits'] > 0,
+                 f'{what}: cold THPs are split for 4 KiB partners '
+                 '(hpl_exchange_splits)', d)
+            # A split THP gives 512 partners: one split per hot 4 KiB page
+            # would mean the tails were lost.
+            t.ok(d['hpl_exchanges'] >= 1024 and
+                 d['hpl_exchange_splits'] * 64 <= d['hpl_exchanges'],
+                 f'{what}: the tails of a split THP are partners too', d)
         # gups first touched it all on node 1 (--membind 1); by its first
         # report HPlacement may have moved much of the hot set already, so
         # the move shows in the counters rather than in that report.
         t.ok(d['hpl_promotions'] + d['hpl_exchanges'] >=
-             (32 << 20) // 4096 // 2, 'FMEM full: the hot set moved from node 1', d)
+             (32 << 20) // 4096 // 2, f'{what}: the hot set moved from node 1', d)
         t.ok(rc == 0 and fast and fast[-1] >= 0.75,
-             'FMEM full: >= 75 % of the hot set reaches node 0', out[-2000:])
+             f'{what}: >= 75 % of the hot set reaches node 0', out[-2000:])
         g.out('pkill gups; sleep 1')
         iso = mmcheck.isolated(g)
         t.ok(len(iso) == 2 and not any(iso.values()),
-             'FMEM full: nr_isolated_* back to 0', iso)
+             f'{what}: nr_isolated_* back to 0', iso)
         bad = mmcheck.bad_log(g)
-        t.ok(not bad, 'FMEM full: kernel log clean', '\n'.join(bad[:40]))
+        t.ok(not bad, f'{what}: kernel log clean', '\n'.join(bad[:40]))
 
 
 def idle_buffer(g, node, size, tag):

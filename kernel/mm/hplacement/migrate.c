@@ -294,6 +294,41 @@ static bool hpl_hint_window(const struct hpl_rank_entry *e,
 }
 
 /*
+ * A folio of @cold of the size of @a.  For a small @a and no small cold
+ * folio, a large cold folio is split (the first time only, @split): a few
+ * hot pages then take the place of a few cold ones, where demoting the
+ * whole large folio would move it all and let it churn.  The tails of the
+ * split folio join @cold, isolated; those left unpaired go back in FMEM.
+ */
+static struct folio *hpl_cold_partner(struct list_head *cold,
+				      struct folio *a, bool *split)
+{
+	struct folio *b, *large = NULL;
+	int err;
+
+	list_for_each_entry(b, cold, lru) {
+		if (folio_nr_pages(b) == folio_nr_pages(a))
+			return b;
+		if (!large && folio_test_large(b))
+			large = b;
+	}
+	if (folio_test_large(a) || !large || !*split)
+		return NULL;
+	err = -EAGAIN;
+	if (folio_trylock(large)) {
+		err = split_folio_to_list(large, cold);
+		folio_unlock(large);
+	}
+	if (err) {
+		/* Not again in this batch: it would fail the same way. */
+		*split = false;
+		return NULL;
+	}
+	count_vm_event(HPL_EXCHANGE_SPLITS);
+	return large;
+}
+
+/*
  * FMEM is full: exchange the SMEM pages of the hot ranges (@entries is
  * sorted by rank, hottest first) with FMEM pages of the cold ranges,
  * coldest first, folios of the same size paired, @max pages at most.
@@ -316,13 +351,18 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		.anon_only = true,
 		.nid = fmem,
 	};
-	unsigned long pages = 0;
+	struct hpl_promote demote = {
+		.folios = LIST_HEAD_INIT(demote.folios),
+		.fmem = true,
+	};
+	unsigned long pages = 0, unpaired;
 	struct folio_exchange *pairs = NULL;
 	unsigned int i, h, nr = 0, done;
 	unsigned long start, end;
+	bool split = true;
 	struct hpl_mm *hm;
 	LIST_HEAD(paired);
-	struct folio *a, *b;
+	struct folio *a, *b, *next;
 	struct mm_struct *mm;
 
 	/* The SMEM pages around this interval's samples first. */
@@ -347,21 +387,21 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 			hpl_isolate_range(mm, entries[n].start, entries[n].end,
 					  &cold);
 	}
+	/* At most one partner per hot page, split or not. */
 	if (cold.nr)
-		pairs = kvmalloc_array(cold.nr, sizeof(*pairs), GFP_KERNEL);
+		pairs = kvmalloc_array(min(cold.nr, hot.nr), sizeof(*pairs),
+				       GFP_KERNEL);
 	/* Pair folios of the same size. */
 	list_for_each_entry(a, &hot.folios, lru) {
 		if (!pairs)
 			break;
-		list_for_each_entry(b, &cold.folios, lru) {
-			if (folio_nr_pages(b) != folio_nr_pages(a))
-				continue;
-			list_move_tail(&b->lru, &paired);
-			pairs[nr].a = a;
-			pairs[nr].b = b;
-			nr++;
-			break;
-		}
+		b = hpl_cold_partner(&cold.folios, a, &split);
+		if (!b)
+			continue;
+		list_move_tail(&b->lru, &paired);
+		pairs[nr].a = a;
+		pairs[nr].b = b;
+		nr++;
 	}
 	/*
 	 * Hot folios left unpaired while cold folios of another size were
@@ -372,19 +412,29 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 				list_count_nodes(&hot.folios) - nr);
 	done = nr ? exchange_folios(pairs, nr) : 0;
 	trace_hplacement_exchange_batch(hot.nr, cold.nr, nr, done);
-	for (i = 0; i < nr; i++)
+	unpaired = hot.nr;
+	for (i = 0; i < nr; i++) {
+		unpaired -= folio_nr_pages(pairs[i].a);
 		if (!pairs[i].err)
 			pages += folio_nr_pages(pairs[i].a);
+	}
 	kvfree(pairs);
 	/*
-	 * Cold folios that found no partner of their size are demoted: they
-	 * are cold and isolated already, and the room they leave lets the
-	 * unpaired hot folios be promoted next time.
+	 * Hot folios larger than every cold one found no partner: as many
+	 * cold pages are demoted, isolated already, so that they can be
+	 * promoted next time.  The other cold folios stay in FMEM.
 	 */
-	if (!list_empty(&cold.folios) && smem != NUMA_NO_NODE)
-		pages += hpl_migrate_list(&cold, fmem, smem);
+	list_for_each_entry_safe(b, next, &cold.folios, lru) {
+		if (!unpaired || smem == NUMA_NO_NODE)
+			break;
+		unpaired -= min(unpaired, folio_nr_pages(b));
+		list_move_tail(&b->lru, &demote.folios);
+	}
+	if (!list_empty(&demote.folios))
+		pages += hpl_migrate_list(&demote, fmem, smem);
 	putback_movable_pages(&hot.folios);
 	putback_movable_pages(&cold.folios);
+	putback_movable_pages(&demote.folios);
 	putback_movable_pages(&paired);
 	count_vm_events(HPL_EXCHANGES, done);
 	count_vm_events(HPL_EXCHANGE_FAIL, nr - done);
@@ -557,7 +607,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 {
 	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
 	unsigned long failed = 0, demoted = 0, demote_failed = 0, start, end;
-	unsigned long moved = 0;
+	unsigned long moved = 0, avail;
 	struct hpl_rank_entry *entries;
 	unsigned int i, h, total = 0, n = 0;
 	int nid, smem, target = NUMA_NO_NODE;
@@ -602,19 +652,19 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 								   HPL_DEMOTE_PAGES)),
 					     &demote_failed);
 		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
-		trace_hplacement_migrate(res.hot_bytes, room, 0, demoted,
-					 demote_failed);
+		trace_hplacement_migrate(res.hot_bytes, room, headroom, 0,
+					 demoted, demote_failed);
 		kvfree(entries);
 		return demoted;
 	}
-	room -= headroom;
+	avail = room - headroom;
 	max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), cap);
-	if (room < max)
+	if (avail < max)
 		moved += hpl_exchange(hms, nr, entries, n, target, smem,
 				      min(hpl_scale_amount(scale,
 							   HPL_EXCHANGE_PAGES),
 					  cap));
-	max = min(max, room);
+	max = min(max, avail);
 	/* The SMEM pages around this interval's samples first. */
 	for (i = 0; i < n && done < max; i++) {
 		if (entries[i].class == HPL_COLD)
@@ -648,6 +698,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	kvfree(entries);
 	count_vm_events(HPL_PROMOTIONS, done);
 	count_vm_events(HPL_PROMOTE_FAIL, failed);
-	trace_hplacement_migrate(res.hot_bytes, room, done, 0, failed);
+	trace_hplacement_migrate(res.hot_bytes, room, headroom, done, 0,
+				 failed);
 	return moved + done;
 }

@@ -97,14 +97,16 @@ TRACE_EVENT(hplacement_exchange_batch,
 /* What the migration stage of an interval did, in pages. */
 TRACE_EVENT(hplacement_migrate,
 
-	TP_PROTO(u64 hot_bytes, unsigned long room, unsigned long promoted,
-		 unsigned long demoted, unsigned long failed),
+	TP_PROTO(u64 hot_bytes, unsigned long room, unsigned long headroom,
+		 unsigned long promoted, unsigned long demoted,
+		 unsigned long failed),
 
-	TP_ARGS(hot_bytes, room, promoted, demoted, failed),
+	TP_ARGS(hot_bytes, room, headroom, promoted, demoted, failed),
 
 	TP_STRUCT__entry(
 		__field(u64, hot_bytes)
 		__field(unsigned long, room)
+		__field(unsigned long, headroom)
 		__field(unsigned long, promoted)
 		__field(unsigned long, demoted)
 		__field(unsigned long, failed)
@@ -113,13 +115,15 @@ TRACE_EVENT(hplacement_migrate,
 	TP_fast_assign(
 		__entry->hot_bytes = hot_bytes;
 		__entry->room = room;
+		__entry->headroom = headroom;
 		__entry->promoted = promoted;
 		__entry->demoted = demoted;
 		__entry->failed = failed;
 	),
 
-	TP_printk("hot_bytes=%llu fmem_room=%lu promoted=%lu demoted=%lu failed=%lu",
-		  __entry->hot_bytes, __entry->room, __entry->promoted,
+	TP_printk("hot_bytes=%llu fmem_room=%lu headroom=%lu promoted=%lu demoted=%lu failed=%lu",
+		  __entry->hot_bytes, __entry->room, __entry->headroom,
+		  __entry->promoted,
 		  __entry->demoted, __entry->failed)
 );
 
