@@ -107,7 +107,7 @@ static char injected[160];
 
 static const char *const vm_names[] = {
 	"exchange_success", "exchange_fail_busy", "exchange_fail_type",
-	"exchange_fail_order", "exchange_fail_nomem", "exchange_tlb_flush",
+	"exchange_fail_order", "exchange_tlb_flush",
 	"hpl_promotions", "hpl_exchanges", "hpl_demotions", "pgmigrate_success",
 	"thp_split_pmd", "thp_split_page", "thp_collapse_alloc",
 	"thp_fault_alloc",

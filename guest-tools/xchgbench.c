@@ -151,7 +151,7 @@ static void tracing(int fd, int on)
 
 static const char *const COUNTERS[] = {
 	"exchange_success", "exchange_fail_busy", "exchange_fail_type",
-	"exchange_fail_order", "exchange_fail_nomem", "exchange_tlb_flush",
+	"exchange_fail_order", "exchange_tlb_flush",
 	"pgmigrate_success", "pgmigrate_fail",
 };
 #define NCOUNTERS (sizeof(COUNTERS) / sizeof(COUNTERS[0]))

@@ -119,7 +119,7 @@ static const char *errname(int err)
 enum { C_SUCCESS, C_BUSY, C_TYPE, C_ORDER, C_NOMEM, C_TLB, C_SPLIT, C_NR };
 static const char *const counter_names[C_NR] = {
 	"exchange_success", "exchange_fail_busy", "exchange_fail_type",
-	"exchange_fail_order", "exchange_fail_nomem", "exchange_tlb_flush",
+	"exchange_fail_order", "exchange_tlb_flush",
 	"thp_split_pmd",
 };
 

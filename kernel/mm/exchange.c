@@ -7,7 +7,7 @@
  * Each pair goes through the steps of a migration, done for both folios at
  * once: both are locked and unmapped to migration entries; after one TLB
  * flush for the whole batch, the reference counts of both are frozen, the
- * contents are swapped through a bounce page, the metadata that belongs to
+ * contents are swapped word by word, the metadata that belongs to
  * the contents (anon_vma and index, dirty and LRU-age flags, memcg, NUMA
  * information) is swapped, and the migration entries of each folio are
  * replaced by mappings of the other.  Everything that belongs to the
@@ -49,9 +49,6 @@ static void exchange_count(int err, unsigned int nr)
 		break;
 	case -EXDEV:
 		item = EXCHANGE_FAIL_ORDER;
-		break;
-	case -ENOMEM:
-		item = EXCHANGE_FAIL_NOMEM;
 		break;
 	case -EBUSY:
 		item = EXCHANGE_FAIL_BUSY;
@@ -156,17 +153,32 @@ unlock:
 	return err;
 }
 
-static void exchange_contents(struct folio *a, struct folio *b,
-			      struct page *bounce)
+/*
+ * Swap two pages word by word: each line is read and written once on each
+ * side (a copy through a bounce page moves every byte three times), and no
+ * page has to be allocated.
+ */
+static void exchange_page_contents(struct page *pa, struct page *pb)
+{
+	u64 *a = kmap_local_page(pa), *b = kmap_local_page(pb);
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i += 4) {
+		swap(a[i], b[i]);
+		swap(a[i + 1], b[i + 1]);
+		swap(a[i + 2], b[i + 2]);
+		swap(a[i + 3], b[i + 3]);
+	}
+	kunmap_local(b);
+	kunmap_local(a);
+}
+
+static void exchange_contents(struct folio *a, struct folio *b)
 {
 	long i, nr = folio_nr_pages(a);
 
 	for (i = 0; i < nr; i++) {
-		struct page *pa = folio_page(a, i), *pb = folio_page(b, i);
-
-		copy_highpage(bounce, pa);
-		copy_highpage(pa, pb);
-		copy_highpage(pb, bounce);
+		exchange_page_contents(folio_page(a, i), folio_page(b, i));
 		if (i + 1 < nr)
 			cond_resched();
 	}
@@ -283,7 +295,7 @@ static void exchange_deferred(struct folio *folio, bool *queued,
  * Second half of one pair, after the batch's TLB flush: exchange the folios,
  * or restore their mappings.  Unlocks both folios.
  */
-static int exchange_move(struct folio_exchange *x, struct page *bounce)
+static int exchange_move(struct folio_exchange *x)
 {
 	struct folio *a = x->a, *b = x->b;
 	bool queued_a, partially_a, queued_b, partially_b;
@@ -318,7 +330,7 @@ static int exchange_move(struct folio_exchange *x, struct page *bounce)
 	if (queued_b)
 		folio_unqueue_deferred_split(b);
 
-	exchange_contents(a, b, bounce);
+	exchange_contents(a, b);
 	exchange_metadata(a, b);
 
 	folio_ref_unfreeze(b, 1);
@@ -365,9 +377,9 @@ out:
  * For each pair, swap the contents of the two folios and make every page
  * table entry that mapped one of them map the other, so that each virtual
  * page keeps its data while the data of the two folios trade their physical
- * places (and nodes).  No free memory is needed besides one bounce page per
- * call.  The folios of all pairs are unmapped before one TLB flush for the
- * whole batch, then exchanged one pair after the other.
+ * places (and nodes).  No free memory is needed.  The folios of all pairs
+ * are unmapped before one TLB flush for the whole batch, then exchanged one
+ * pair after the other.
  *
  * Both folios of a pair must be anonymous, not KSM, not in the swap cache,
  * not lazyfree, not mlocked, and of the same order; large folios (THP,
@@ -385,15 +397,13 @@ out:
  * from elsewhere, under writeback or no longer mapped (exchange_fail_busy),
  * -EOPNOTSUPP or -EINVAL for a folio of a kind that cannot be exchanged
  * (exchange_fail_type), -EXDEV for folios of different orders
- * (exchange_fail_order), -ENOMEM when the bounce page cannot be allocated
- * (exchange_fail_nomem, for every pair).  A batch that unmapped anything
+ * (exchange_fail_order).  A batch that unmapped anything
  * counts one exchange_tlb_flush.
  *
  * Return: the number of pairs exchanged.
  */
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 {
-	struct page *bounce;
 	bool locked = false;
 	unsigned int i;
 	int done = 0;
@@ -401,15 +411,6 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 	might_sleep();
 	if (!nr)
 		return 0;
-	/* Refusing is better than reclaiming hard or OOM-killing for it. */
-	bounce = alloc_page(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
-	if (!bounce) {
-		for (i = 0; i < nr; i++)
-			pairs[i].err = -ENOMEM;
-		exchange_count(-ENOMEM, nr);
-		return 0;
-	}
-
 	for (i = 0; i < nr; i++) {
 		struct folio_exchange *x = &pairs[i];
 
@@ -423,7 +424,7 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 			exchange_count(x->err, 1);
 	}
 	if (!locked)
-		goto out;
+		return 0;
 
 	/* One TLB flush for every mapping the batch has cleared. */
 	try_to_unmap_flush();
@@ -434,13 +435,11 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 
 		if (!x->unmapped)
 			continue;
-		x->err = exchange_move(x, bounce);
+		x->err = exchange_move(x);
 		exchange_count(x->err, 1);
 		if (!x->err)
 			done++;
 	}
-out:
-	__free_page(bounce);
 	return done;
 }
 
