@@ -281,16 +281,25 @@ static struct mm_struct *hpl_find_mm(struct hpl_mm **hms, unsigned int nr,
 }
 
 /*
- * The part of the hint window @h of @hm that lies in the hot bytes of
- * @e, in [*@start, *@end); false when there is none.
+ * The part of the hint window @h (a PMD with samples on SMEM) that lies in
+ * @e, in [*@start, *@end); false when there is none.  Anywhere in the
+ * range: which part of a partly hot range is hot is what the samples
+ * say, not its first hot_bytes.
  */
 static bool hpl_hint_window(const struct hpl_rank_entry *e,
 			    unsigned long h, unsigned long *start,
 			    unsigned long *end)
 {
 	*start = max(h, e->start);
-	*end = min(h + PMD_SIZE, e->start + (unsigned long)e->hot_bytes);
+	*end = min(h + PMD_SIZE, e->end);
 	return *start < *end;
+}
+
+/* Pages that the hints in @e may move in one interval: its hot bytes. */
+static unsigned long hpl_hint_limit(const struct hpl_rank_entry *e,
+				    unsigned long done, unsigned long max)
+{
+	return min(max, done + (unsigned long)(e->hot_bytes >> PAGE_SHIFT));
 }
 
 /*
@@ -368,16 +377,18 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	/* The SMEM pages around this interval's samples first. */
 	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
 		hm = hpl_find_hm(hms, nr_hms, entries[i].space_id);
+		hot.max = hpl_hint_limit(&entries[i], hot.nr, max);
 		for (h = 0; hm && h < hm->nr_hints; h++)
 			if (hpl_hint_window(&entries[i], hm->hints[h].addr,
 					    &start, &end))
 				hpl_isolate_range(hm->mm, start, end, &hot);
 	}
-	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
+	/* Then whole hot ranges; a partly hot one only where sampled. */
+	hot.max = max;
+	for (i = 0; i < n && entries[i].class == HPL_HOT; i++) {
 		mm = hpl_find_mm(hms, nr_hms, entries[i].space_id);
 		if (mm)
-			hpl_isolate_range(mm, entries[i].start,
-					  entries[i].start + entries[i].hot_bytes,
+			hpl_isolate_range(mm, entries[i].start, entries[i].end,
 					  &hot);
 	}
 	cold.max = hot.nr;
@@ -607,7 +618,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 {
 	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
 	unsigned long failed = 0, demoted = 0, demote_failed = 0, start, end;
-	unsigned long moved = 0, avail;
+	unsigned long moved = 0, avail, limit;
 	struct hpl_rank_entry *entries;
 	unsigned int i, h, total = 0, n = 0;
 	int nid, smem, target = NUMA_NO_NODE;
@@ -670,23 +681,27 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		if (entries[i].class == HPL_COLD)
 			break;
 		hm = hpl_find_hm(hms, nr, entries[i].space_id);
-		for (h = 0; hm && h < hm->nr_hints && done < max; h++) {
+		limit = hpl_hint_limit(&entries[i], done, max);
+		for (h = 0; hm && h < hm->nr_hints && done < limit; h++) {
 			if (!hpl_hint_window(&entries[i], hm->hints[h].addr,
 					     &start, &end))
 				continue;
 			done += hpl_move_range(hm->mm, start, end,
 					       NUMA_NO_NODE, target,
-					       max - done, false, &failed);
+					       limit - done, false, &failed);
 		}
 	}
+	/*
+	 * Then whole hot ranges.  A partly hot range moves only where it was
+	 * sampled: in address order, its cold part could go first.
+	 */
 	for (i = 0; i < n && done < max; i++) {
-		if (entries[i].class == HPL_COLD)
+		if (entries[i].class != HPL_HOT)
 			break;
 		mm = hpl_find_mm(hms, nr, entries[i].space_id);
 		if (!mm)
 			continue;
-		done += hpl_move_range(mm, entries[i].start,
-				       entries[i].start + entries[i].hot_bytes,
+		done += hpl_move_range(mm, entries[i].start, entries[i].end,
 				       NUMA_NO_NODE, target, max - done, false,
 				       &failed);
 		cond_resched();
