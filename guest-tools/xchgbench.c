@@ -7,7 +7,7 @@
  * "cold") are written, their policy reset, then swapped between the nodes
  * STEP pairs at a time, timed:
  *   exchange: one write of STEP pairs to /sys/kernel/debug/exchange/pair
- *             (the kernel takes up to 8 pairs per write)
+ *             (the kernel takes up to 512 pairs per write)
  *   migrate:  move_pages() of the STEP hot pages to node 0 and of the STEP
  *             cold pages to node 1 (--demote-first: the other way round,
  *             which is what a full FMEM needs)
@@ -38,6 +38,7 @@
 #define MPOL_PREFERRED	1
 #define MPOL_BIND	2
 #define MAX_STEP	8192
+#define MAX_PAIRS	512	/* per write to exchange/pair */
 
 static const char *prog = "xchgbench";
 
@@ -237,8 +238,9 @@ int main(int argc, char **argv)
 		ht_die_opt(prog, argv[optind], "unexpected argument");
 	if (method < 0)
 		ht_die_opt(prog, "--method", "missing");
-	if (method == 1 && cfg.step > 8)
-		ht_die_opt(prog, "--step", "exchange takes at most 8 pairs a write");
+	if (method == 1 && cfg.step > MAX_PAIRS)
+		ht_die_opt(prog, "--step", "exchange takes at most %d pairs a write",
+			   MAX_PAIRS);
 	if (cfg.pages % cfg.step)
 		ht_die_opt(prog, "--pages", "not a multiple of --step");
 	cfg.exchange = method;
@@ -263,7 +265,7 @@ int main(int argc, char **argv)
 	t0 = ht_now();
 	for (i = 0; i < cfg.pages; i += cfg.step) {
 		if (cfg.exchange) {
-			char buf[16 + 8 * 40];
+			static char buf[16 + MAX_PAIRS * 40];
 			int n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
 
 			for (k = 0; k < cfg.step; k++)

@@ -34,6 +34,8 @@
 #define PAGE		4096UL
 #define HPAGE		(2UL << 20)
 #define MPOL_BIND	2
+#define MAX_PAIRS	512		/* per write to PAIR_PATH */
+#define BIG_WRITE	(24 << 10)	/* longer than the kernel takes */
 
 static int tap_n, tap_failed;
 
@@ -116,7 +118,7 @@ static const char *errname(int err)
 	return buf;
 }
 
-enum { C_SUCCESS, C_BUSY, C_TYPE, C_ORDER, C_NOMEM, C_TLB, C_SPLIT, C_NR };
+enum { C_SUCCESS, C_BUSY, C_TYPE, C_ORDER, C_TLB, C_SPLIT, C_NR };
 static const char *const counter_names[C_NR] = {
 	"exchange_success", "exchange_fail_busy", "exchange_fail_type",
 	"exchange_fail_order", "exchange_tlb_flush",
@@ -307,7 +309,7 @@ static void two_pages(char **a, char **b, uint64_t sa, uint64_t sb)
 
 static void test_basic(void)
 {
-	static const int want[C_NR] = { 100, 0, 0, 0, 0, 100, -1 };
+	static const int want[C_NR] = { 100, 0, 0, 0, 100, -1 };
 	int rc_bad = 0, data_bad = 0, node_bad = 0, i, first_err = 0;
 	long anon0, anon1, d0, d1;
 	uint64_t sa = 1, sb = 2;
@@ -365,7 +367,7 @@ static void test_basic(void)
 
 static void test_batch(void)
 {
-	static const int want[C_NR] = { 4, 0, 0, 0, 0, 1, -1 };
+	static const int want[C_NR] = { 4, 0, 0, 0, 1, -1 };
 	char buf[256], *a[4], *b[4];
 	int i, n, rc, data = 1, nodes = 1;
 	struct counters c;
@@ -388,6 +390,45 @@ static void test_batch(void)
 	ok(data && nodes, "batch: all 8 pages keep their data, all 4 pairs swapped nodes");
 	ok(counters_moved(&c, want),
 	   "batch: exchange_success +4 with a single exchange_tlb_flush");
+}
+
+/* The most pairs one write takes, 2 MiB each way: one TLB flush. */
+static void test_batch_max(void)
+{
+	static const int want[C_NR] = { MAX_PAIRS, 0, 0, 0, 1, -1 };
+	size_t len = MAX_PAIRS * PAGE;
+	char *a = map_anon(2 * len), *b = a + len, *buf;
+	int i, n, rc, data = 1, nodes = 1;
+	struct counters c;
+
+	buf = malloc(BIG_WRITE);
+	if (!buf) {
+		perror("xchgtest: malloc");
+		exit(1);
+	}
+	if (madvise(a, 2 * len, MADV_NOHUGEPAGE) || mbind_node(a, len, 1) ||
+	    mbind_node(b, len, 0))
+		perror("xchgtest: madvise/mbind");
+	fill(a, len, 300);
+	fill(b, len, 301);
+	n = snprintf(buf, BIG_WRITE, "%d", (int)getpid());
+	for (i = 0; i < MAX_PAIRS; i++)
+		n += snprintf(buf + n, BIG_WRITE - n, " %lx %lx",
+			      (unsigned long)(a + i * PAGE),
+			      (unsigned long)(b + i * PAGE));
+	counters_read(&c);
+	rc = pair_write(buf, n);
+	data = check(a, len, 300) && check(b, len, 301);
+	nodes = node_of(0, a, len) == 0 && node_of(0, b, len) == 1;
+	ok(!rc, "batch: one write of %d pairs succeeds (%s)", MAX_PAIRS,
+	   errname(rc));
+	ok(data && nodes, "batch: all %d pages keep their data and swapped nodes",
+	   2 * MAX_PAIRS);
+	ok(counters_moved(&c, want),
+	   "batch: exchange_success +%d with a single exchange_tlb_flush",
+	   MAX_PAIRS);
+	free(buf);
+	munmap(a, 2 * len);
 }
 
 /* The forked child: answers one byte per command byte from the parent. */
@@ -482,7 +523,7 @@ static void test_fork(void)
 
 static void test_thp(char **xp, int *have_thp)
 {
-	static const int want[C_NR] = { 10, 0, 0, 0, 0, 10, 0 };
+	static const int want[C_NR] = { 10, 0, 0, 0, 10, 0 };
 	int rc_bad = 0, data_bad = 0, node_bad = 0, i, rc, first_err = 0;
 	long thp0, thp1, d0, d1;
 	uint64_t sx = 31, sy = 32;
@@ -561,7 +602,7 @@ static void test_thp(char **xp, int *have_thp)
 
 static void test_order(char *x, int have_thp)
 {
-	static const int want[C_NR] = { 0, 0, 0, 1, 0, 0, 0 };
+	static const int want[C_NR] = { 0, 0, 0, 1, 0, 0 };
 	struct counters c;
 	char *a, *b;
 	int rc, nx;
@@ -585,8 +626,8 @@ static void test_order(char *x, int have_thp)
 
 static void test_pinned(void)
 {
-	static const int want[C_NR] = { 0, 1, 0, 0, 0, 0, 0 };
-	static const int want2[C_NR] = { 1, 0, 0, 0, 0, 1, 0 };
+	static const int want[C_NR] = { 0, 1, 0, 0, 0, 0 };
+	static const int want2[C_NR] = { 1, 0, 0, 0, 1, 0 };
 	char *a, *b, *buf = map_anon(PAGE);
 	struct iovec iov;
 	struct counters c;
@@ -623,7 +664,7 @@ static void test_pinned(void)
 
 static void test_file(void)
 {
-	static const int want[C_NR] = { 0, 0, 2, 0, 0, 0, 0 };
+	static const int want[C_NR] = { 0, 0, 2, 0, 0, 0 };
 	volatile char sink;
 	struct counters c;
 	char *a, *b, *m, *f;
@@ -666,7 +707,7 @@ static void test_file(void)
 /* A FOLL_PIN (longterm) pin: io_uring fixed buffers. */
 static void test_foll_pin(void)
 {
-	static const int want[C_NR] = { 0, 1, 0, 0, 0, 0, 0 };
+	static const int want[C_NR] = { 0, 1, 0, 0, 0, 0 };
 	struct io_uring_params params;
 	struct counters c;
 	struct iovec iov;
@@ -713,7 +754,7 @@ static void test_foll_pin(void)
 /* Kinds refused by type: mlocked, lazyfree (MADV_FREE), hugetlb. */
 static void test_kinds(void)
 {
-	static const int want1[C_NR] = { 0, 0, 1, 0, 0, 0, 0 };
+	static const int want1[C_NR] = { 0, 0, 1, 0, 0, 0 };
 	struct counters c;
 	char *a, *b, *h;
 	int rc;
@@ -936,11 +977,11 @@ static void test_chaos(void)
 
 static void test_input(void)
 {
-	static const int want[C_NR] = { 0, 0, 0, 0, 0, 0, 0 };
-	char buf[400], *a, *b, *untouched, *x;
+	static const int want[C_NR] = { 0, 0, 0, 0, 0, 0 };
+	char buf[400], *a, *b, *untouched, *x, *big;
 	struct counters c;
 	pid_t me = getpid();
-	int rc;
+	int rc, i, n;
 
 	two_pages(&a, &b, 91, 92);
 	untouched = map_anon(PAGE);
@@ -966,9 +1007,20 @@ static void test_input(void)
 	snprintf(buf, sizeof(buf), "-1 %lx %lx", (unsigned long)a,
 		 (unsigned long)b);
 	BAD(buf, -EINVAL, "negative pid");
-	memset(buf, '1', 300);
-	buf[300] = '\0';
-	BAD(buf, -EINVAL, "300 bytes");
+	big = malloc(BIG_WRITE + 1);
+	if (!big) {
+		perror("xchgtest: malloc");
+		exit(1);
+	}
+	n = snprintf(big, BIG_WRITE, "%d", me);
+	for (i = 0; i < 513; i++)
+		n += snprintf(big + n, BIG_WRITE - n, " %lx %lx",
+			      (unsigned long)a, (unsigned long)b);
+	BAD(big, -EINVAL, "513 pairs");
+	memset(big, '1', BIG_WRITE);
+	big[BIG_WRITE] = '\0';
+	BAD(big, -EINVAL, "24 KiB");
+	free(big);
 	snprintf(buf, sizeof(buf), "99999999 %lx %lx", (unsigned long)a,
 		 (unsigned long)b);
 	BAD(buf, -ESRCH, "no such process");
@@ -1017,6 +1069,7 @@ int main(int argc, char **argv)
 	}
 	test_basic();
 	test_batch();
+	test_batch_max();
 	test_fork();
 	test_thp(&x, &have_thp);
 	test_order(x, have_thp);

@@ -34,6 +34,8 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/sysctl.h>
 #include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/swap.h>
 #include <linux/vmstat.h>
 
@@ -452,7 +454,15 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
  * for malformed input, ESRCH for no such process, EFAULT for an address
  * outside any VMA and ENOENT for one with no page present.
  */
-#define EXCHANGE_DEBUGFS_PAIRS	8
+#define EXCHANGE_DEBUGFS_PAIRS	512
+/* A pid and two addresses of up to "0x" and 16 digits per pair, blanks. */
+#define EXCHANGE_DEBUGFS_LEN	(16 + EXCHANGE_DEBUGFS_PAIRS * 2 * 20)
+
+struct exchange_debugfs_req {
+	struct folio_exchange x[EXCHANGE_DEBUGFS_PAIRS];
+	unsigned long addr[2 * EXCHANGE_DEBUGFS_PAIRS];
+	struct folio *folio[2 * EXCHANGE_DEBUGFS_PAIRS];
+};
 
 static int exchange_debugfs_parse(char *buf, pid_t *pid, unsigned long *addr,
 				  unsigned int *nr)
@@ -501,7 +511,8 @@ static int exchange_debugfs_isolate(struct mm_struct *mm, unsigned long addr,
 	folio = folio_walk_start(&fw, vma, addr, 0);
 	if (!folio)
 		return -ENOENT;
-	for (j = 0; j < i; j++)
+	/* Off the LRU: isolated by someone, maybe by this write already. */
+	for (j = 0; !folio_test_lru(folio) && j < i; j++)
 		if (folios[j] == folio)
 			err = -EINVAL;	/* the same folio twice */
 	if (err)
@@ -531,54 +542,61 @@ static ssize_t exchange_debugfs_write(struct file *file,
 				      const char __user *ubuf, size_t len,
 				      loff_t *ppos)
 {
-	struct folio_exchange x[EXCHANGE_DEBUGFS_PAIRS] = {};
-	unsigned long addr[2 * EXCHANGE_DEBUGFS_PAIRS];
-	struct folio *folio[2 * EXCHANGE_DEBUGFS_PAIRS];
+	struct exchange_debugfs_req *req;
 	struct task_struct *task;
 	struct mm_struct *mm;
 	unsigned int nr, i;
 	LIST_HEAD(isolated);
-	char buf[256];
 	pid_t pid;
+	char *buf;
 	int err;
 
-	if (!len || len >= sizeof(buf))
+	if (!len || len >= EXCHANGE_DEBUGFS_LEN)
 		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
+	buf = memdup_user_nul(ubuf, len);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
 	if (buf[len - 1] == '\n')
 		buf[len - 1] = '\0';
-	err = exchange_debugfs_parse(buf, &pid, addr, &nr);
+	req = kvzalloc(sizeof(*req), GFP_KERNEL);
+	err = req ? exchange_debugfs_parse(buf, &pid, req->addr, &nr) : -ENOMEM;
+	kfree(buf);
 	if (err)
-		return err;
+		goto out;
 
+	err = -ESRCH;
 	task = find_get_task_by_vpid(pid);
 	if (!task)
-		return -ESRCH;
+		goto out;
 	mm = mm_access(task, PTRACE_MODE_ATTACH_REALCREDS);
 	put_task_struct(task);
-	if (IS_ERR_OR_NULL(mm))
-		return mm ? PTR_ERR(mm) : -EINVAL;
+	if (IS_ERR_OR_NULL(mm)) {
+		err = mm ? PTR_ERR(mm) : -EINVAL;
+		goto out;
+	}
 
 	/* Folios in per-CPU LRU batches are not on the LRU yet. */
 	lru_add_drain_all();
+	err = 0;
 	mmap_read_lock(mm);
 	for (i = 0; i < 2 * nr && !err; i++)
-		err = exchange_debugfs_isolate(mm, addr[i], &isolated, folio, i);
+		err = exchange_debugfs_isolate(mm, req->addr[i], &isolated,
+					       req->folio, i);
 	mmap_read_unlock(mm);
 
 	if (!err) {
 		for (i = 0; i < nr; i++) {
-			x[i].a = folio[2 * i];
-			x[i].b = folio[2 * i + 1];
+			req->x[i].a = req->folio[2 * i];
+			req->x[i].b = req->folio[2 * i + 1];
 		}
-		exchange_folios(x, nr);
+		exchange_folios(req->x, nr);
 		for (i = 0; i < nr && !err; i++)
-			err = x[i].err;
+			err = req->x[i].err;
 	}
 	putback_movable_pages(&isolated);
 	mmput(mm);
+out:
+	kvfree(req);
 	return err ? err : len;
 }
 
