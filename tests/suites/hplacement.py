@@ -175,6 +175,14 @@ def run(t):
     check_pebs(t)
 
 
+def khplacement_cpu_ns(g):
+    """utime + stime of khplacement (USER_HZ ticks), in ns."""
+    f = g.out("for d in /proc/[0-9]*; do read c < $d/comm 2>/dev/null; "
+              "[ \"$c\" = khplacement ] && cut -d' ' -f14,15 $d/stat; "
+              "done; true").split()
+    return (int(f[0]) + int(f[1])) * 10_000_000
+
+
 def gups_fracs(g, duration, timeout):
     """Run gups with its buffer first touched on node 1; returns the node 0
     share of the sampled hot set per interval, and the last node 1 share."""
@@ -202,9 +210,11 @@ def promotion(t, g):
     # source cannot tell hot from cold (Documentation/hplacement.md).
     g.out(f'echo madvise > {THP}')
     v0 = g.vmstat()
+    c0 = khplacement_cpu_ns(g)
     g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
     rc, out, fast, slow = gups_fracs(g, 30, 300)
     v1 = g.vmstat()
+    c1 = khplacement_cpu_ns(g)
     g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
           f'echo always > {THP}')
     d = {k: v1[k] - v0[k] for k in COUNTERS}
@@ -217,6 +227,12 @@ def promotion(t, g):
     t.ok(d['hpl_promotions'] >= 0.9 * (32 << 20) // 4096,
          'hpl_promotions counts at least the promoted hot set', d)
     t.ok(d['hpl_migrate_ns'] > 0, 'hpl_migrate_ns grows', d)
+    # abit has no handlers on other CPUs: the stages are the thread's time,
+    # all of it (to the 10 ms of /proc/<pid>/stat, twice).
+    staged = d['hpl_sample_ns'] + d['hpl_classify_ns'] + d['hpl_migrate_ns']
+    t.ok(abs(staged - (c1 - c0)) <= 20e6 + 0.01 * (c1 - c0),
+         f'the stage times ({staged / 1e6:.0f} ms) account for all of '
+         f"khplacement's CPU time ({(c1 - c0) / 1e6:.0f} ms)", d)
     iso = mmcheck.isolated(g)
     t.ok(len(iso) == 2 and not any(iso.values()),
          'nr_isolated_anon and nr_isolated_file back to 0', iso)

@@ -483,12 +483,18 @@ static struct hpl_mm *hpl_mm_find(struct mm_struct *mm)
  * the intervals after it pay back the debt, so the budget holds on
  * average however dear a page is, without ever stopping migration.
  */
+/* CPU time one interval may use. */
+static s64 hpl_allowed_ns(const struct hpl_budget_params *bp)
+{
+	return div_u64((u64)bp->budget_ppm *
+		       READ_ONCE(hpl_config.interval_ms) * NSEC_PER_MSEC,
+		       HPL_PPM);
+}
+
 static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 				     const u64 *stage_ns)
 {
-	s64 allowed = div_u64((u64)bp->budget_ppm *
-			      READ_ONCE(hpl_config.interval_ms) * NSEC_PER_MSEC,
-			      HPL_PPM);
+	s64 allowed = hpl_allowed_ns(bp);
 	s64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
 
 	hpl_credit_ns = min(hpl_credit_ns + allowed - spent,
@@ -497,6 +503,38 @@ static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 		return 0;
 	return max_t(u64, div64_u64(hpl_credit_ns, hpl_page_ns),
 		     HPL_MIGRATE_BATCH_MIN);
+}
+
+/*
+ * The time since the last interval started, which the budget is a share
+ * of.  The first interval after enabling counts as one nominal interval
+ * (not as none, nor as all the time it was off), so that its cost, the
+ * highest (everything starts at full scale), cuts the scale at once.
+ */
+static u64 hpl_interval_ns(ktime_t now, ktime_t last)
+{
+	u64 nominal = (u64)READ_ONCE(hpl_config.interval_ms) * NSEC_PER_MSEC;
+	u64 ns = ktime_to_ns(ktime_sub(now, last));
+
+	return last && ns < 2 * nominal ? ns : nominal;
+}
+
+/*
+ * What khplacement ran in an interval outside the stages (finding the
+ * processes, their spaces, freeing them) is bookkeeping of the ranges:
+ * charged to classification, so that the budget and the stage times cover
+ * all of the thread.  The credit pays it in intervals that refilled it.
+ */
+static void hpl_charge_rest(u64 *stage_ns, u64 total_ns, bool refilled)
+{
+	u64 staged = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY] +
+		     stage_ns[HPL_STAGE_MIGRATE];
+
+	if (total_ns <= staged)
+		return;
+	stage_ns[HPL_STAGE_CLASSIFY] += total_ns - staged;
+	if (refilled)
+		hpl_credit_ns -= total_ns - staged;
 }
 
 static int hpl_raw_cmp(const void *a, const void *b)
@@ -555,9 +593,10 @@ static void hpl_record_raw(struct hpl_mm *hm, const struct hpl_raw_sample *raw,
 
 /*
  * Take the samples of the PMU and injector rings and record them in the
- * spaces of this interval; samples of other mms are dropped.
+ * spaces of this interval; samples of other mms are dropped.  Returns the
+ * time the sample handlers ran on other CPUs, charged to sampling.
  */
-static void hpl_drain(u32 scale, u64 *stage_ns)
+static u64 hpl_drain(u32 scale, u64 *stage_ns)
 {
 	unsigned long nr[HPL_NR_ORIGINS] = {}, fmem = 0, smem = 0, dropped = 0;
 	unsigned int max = min(hpl_scale_amount(scale, HPL_DRAIN_SAMPLES),
@@ -597,6 +636,7 @@ static void hpl_drain(u32 scale, u64 *stage_ns)
 	/* The handlers ran on behalf of this interval's sampling too. */
 	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0 +
 				      handler_ns;
+	return handler_ns;
 }
 
 /* Run the source sysfs asks for; the accessed bits when it cannot run. */
@@ -731,6 +771,7 @@ static struct mm_struct **hpl_collect_mms(unsigned int *nr)
 static void hpl_interval(void)
 {
 	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0, headroom;
+	u64 start = hpl_cpu_ns(), handler_ns;
 	static ktime_t last;
 	struct hpl_budget_params bp;
 	struct hpl_mm **todo = NULL;
@@ -748,6 +789,20 @@ static void hpl_interval(void)
 	bp = hpl_config.budget;
 	headroom = hpl_config.headroom;
 	mutex_unlock(&hpl_lock);
+
+	/*
+	 * More than an interval in debt (the first intervals at full scale,
+	 * an expensive batch): this interval does nothing and pays an
+	 * interval's budget back, so that the budget holds on average.
+	 */
+	if (hpl_credit_ns < -hpl_allowed_ns(&bp)) {
+		hpl_credit_ns += hpl_allowed_ns(&bp);
+		hpl_budget.nr_throttles++;
+		count_vm_event(HPL_THROTTLES);
+		WRITE_ONCE(hpl_stats.nr_intervals, hpl_stats.nr_intervals + 1);
+		last = now;
+		return;
+	}
 
 	hpl_gen++;
 	hpl_abit_splits_left = hpl_scale_amount(hpl_budget.scale,
@@ -771,7 +826,7 @@ static void hpl_interval(void)
 	}
 	if (nr_todo && hpl_active == HPL_SOURCE_ABIT)
 		msleep_interruptible(hpl_abit_delay_ms);
-	hpl_drain(hpl_budget.scale, stage_ns);
+	handler_ns = hpl_drain(hpl_budget.scale, stage_ns);
 	for (i = 0; i < nr_todo; i++) {
 		nr_ranges += hpl_mm_finish(todo[i], &p, stage_ns);
 		cond_resched();
@@ -799,14 +854,14 @@ static void hpl_interval(void)
 	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
 		if (hm->gen != hpl_gen || !atomic_read(&hm->mm->mm_users))
 			hpl_mm_free(hm);
+	hpl_charge_rest(stage_ns, hpl_cpu_ns() - start + handler_ns, nr_todo);
 
 	count_vm_events(HPL_SAMPLE_NS, stage_ns[HPL_STAGE_SAMPLE]);
 	count_vm_events(HPL_CLASSIFY_NS, stage_ns[HPL_STAGE_CLASSIFY]);
 	count_vm_events(HPL_MIGRATE_NS, stage_ns[HPL_STAGE_MIGRATE]);
 	throttles = hpl_budget.nr_throttles;
 	scale = hpl_budget.scale;
-	hpl_budget_update(&hpl_budget, &bp, stage_ns,
-			  last ? ktime_to_ns(ktime_sub(now, last)) : 0);
+	hpl_budget_update(&hpl_budget, &bp, stage_ns, hpl_interval_ns(now, last));
 	trace_hplacement_budget(stage_ns[HPL_STAGE_SAMPLE],
 				stage_ns[HPL_STAGE_CLASSIFY],
 				stage_ns[HPL_STAGE_MIGRATE],
