@@ -475,14 +475,6 @@ static struct hpl_mm *hpl_mm_find(struct mm_struct *mm)
 	return NULL;
 }
 
-/*
- * Pages the migration stage may move.  Each interval adds its CPU budget
- * minus what sampling and classification used to a credit (unused budget
- * carries over a few intervals), and migration spends it at the measured
- * cost per page.  Any credit left lets a small batch (or one THP) move and
- * the intervals after it pay back the debt, so the budget holds on
- * average however dear a page is, without ever stopping migration.
- */
 /* CPU time one interval may use. */
 static s64 hpl_allowed_ns(const struct hpl_budget_params *bp)
 {
@@ -491,6 +483,14 @@ static s64 hpl_allowed_ns(const struct hpl_budget_params *bp)
 		       HPL_PPM);
 }
 
+/*
+ * Pages the migration stage may move.  Each interval adds its CPU budget
+ * minus what sampling and classification used to a credit (unused budget
+ * carries over a few intervals), and migration spends it at the measured
+ * cost per page.  Any credit left lets a small batch (or one THP) move and
+ * the intervals after it pay back the debt, so the budget holds on
+ * average however dear a page is.
+ */
 static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 				     const u64 *stage_ns)
 {
