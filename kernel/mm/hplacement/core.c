@@ -790,20 +790,6 @@ static void hpl_interval(void)
 	headroom = hpl_config.headroom;
 	mutex_unlock(&hpl_lock);
 
-	/*
-	 * More than an interval in debt (the first intervals at full scale,
-	 * an expensive batch): this interval does nothing and pays an
-	 * interval's budget back, so that the budget holds on average.
-	 */
-	if (hpl_credit_ns < -hpl_allowed_ns(&bp)) {
-		hpl_credit_ns += hpl_allowed_ns(&bp);
-		hpl_budget.nr_throttles++;
-		count_vm_event(HPL_THROTTLES);
-		WRITE_ONCE(hpl_stats.nr_intervals, hpl_stats.nr_intervals + 1);
-		last = now;
-		return;
-	}
-
 	hpl_gen++;
 	hpl_abit_splits_left = hpl_scale_amount(hpl_budget.scale,
 						HPL_ABIT_SPLITS);
