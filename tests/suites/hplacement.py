@@ -248,7 +248,7 @@ def exchange_when_full(t, thp=False):
         # pages, and most of it has to be exchanged.
         if thp:
             g.out(f'echo madvise > {THP}')
-        filler = max(node_free_mb(g, 0) - (16 if thp else 48), 64)
+        filler = max(node_free_mb(g, 0) - (32 if thp else 48), 64)
         g.out(f'gups --size {filler}M --hot 4K --hot-frac 1 --membind 0 '
               f'{"--thp " if thp else ""}--duration 90 > /tmp/filler.json 2>&1 &')
         time.sleep(4)
