@@ -7,7 +7,9 @@
  * Each pair goes through the steps of a migration, done for both folios at
  * once: both are locked and unmapped to migration entries; after one TLB
  * flush for the whole batch, the reference counts of both are frozen, the
- * contents are swapped word by word, the metadata that belongs to
+ * contents are swapped word by word (by a device that registered as the
+ * folio copier, for the whole batch in one request, or by the CPU), the
+ * metadata that belongs to
  * the contents (anon_vma and index, dirty and LRU-age flags, memcg, NUMA
  * information) is swapped, and the migration entries of each folio are
  * replaced by mappings of the other.  Everything that belongs to the
@@ -25,12 +27,14 @@
 #include <linux/huge_mm.h>
 #include <linux/memory-tiers.h>
 #include <linux/migrate.h>
+#include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
 #include <linux/page_idle.h>
 #include <linux/pagewalk.h>
 #include <linux/ptrace.h>
 #include <linux/rmap.h>
+#include <linux/rwsem.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/sysctl.h>
 #include <linux/sched/task.h>
@@ -294,14 +298,145 @@ static void exchange_deferred(struct folio *folio, bool *queued,
 }
 
 /*
- * Second half of one pair, after the batch's TLB flush: exchange the folios,
- * or restore their mappings.  Unlocks both folios.
+ * A device that moves contents for the CPU, used by the task between
+ * folio_copier_begin() and folio_copier_end(): exchange_folios() from any
+ * task, migration copies only from that task.
  */
-static int exchange_move(struct folio_exchange *x)
+static DECLARE_RWSEM(folio_copier_sem);
+static struct folio_copier *folio_copier;
+static struct task_struct *folio_copier_task;
+
+/**
+ * folio_copier_register - let a device move folio contents for the CPU
+ * @c: the copier, registered until folio_copier_unregister()
+ *
+ * Return: 0, or -EBUSY if another copier is registered.
+ */
+int folio_copier_register(struct folio_copier *c)
+{
+	int err = 0;
+
+	down_write(&folio_copier_sem);
+	if (folio_copier)
+		err = -EBUSY;
+	else
+		folio_copier = c;
+	up_write(&folio_copier_sem);
+	return err;
+}
+EXPORT_SYMBOL_GPL(folio_copier_register);
+
+/* Waits until no exchange or copy uses @c any more. */
+void folio_copier_unregister(struct folio_copier *c)
+{
+	down_write(&folio_copier_sem);
+	if (folio_copier == c)
+		folio_copier = NULL;
+	up_write(&folio_copier_sem);
+}
+EXPORT_SYMBOL_GPL(folio_copier_unregister);
+
+/*
+ * folio_copier_begin - let the copier copy for this task's migrations
+ *
+ * One task at a time, such as a tiering daemon: the copy waits for the
+ * device, which would add latency to other migrations (faults, compaction)
+ * that do not care about CPU time.
+ */
+void folio_copier_begin(void)
+{
+	cmpxchg(&folio_copier_task, NULL, current);
+}
+EXPORT_SYMBOL_GPL(folio_copier_begin);
+
+void folio_copier_end(void)
+{
+	cmpxchg(&folio_copier_task, current, NULL);
+}
+EXPORT_SYMBOL_GPL(folio_copier_end);
+
+/**
+ * folio_copier_copy - copy a folio being migrated with the copier
+ * @dst: the destination, locked, not mapped
+ * @src: the source, locked and unmapped
+ *
+ * Return: 0 if the copier copied @src, or a negative errno when the
+ * caller must copy: no copier, not the task of folio_copier_begin(), or
+ * the copier declined or failed.
+ */
+int folio_copier_copy(struct folio *dst, struct folio *src)
+{
+	int err = -EOPNOTSUPP;
+
+	if (READ_ONCE(folio_copier_task) != current)
+		return err;
+	down_read(&folio_copier_sem);
+	if (folio_copier && folio_copier->copy_folio)
+		err = folio_copier->copy_folio(folio_copier, dst, src);
+	up_read(&folio_copier_sem);
+	if (!err)
+		count_vm_event(COPIER_COPY);
+	else if (err != -EOPNOTSUPP)
+		count_vm_event(COPIER_FAIL);
+	return err;
+}
+
+/*
+ * Swap the contents of the frozen pairs: what the copier does not, the CPU
+ * does.
+ */
+static void exchange_swap_contents(struct folio_exchange *pairs,
+				   unsigned int nr, unsigned int frozen)
+{
+	struct folio **fa = NULL, **fb = NULL;
+	unsigned int i, n = 0;
+	int done = 0;
+
+	down_read(&folio_copier_sem);
+	if (folio_copier && folio_copier->exchange) {
+		fa = kmalloc_array(frozen, sizeof(*fa), GFP_KERNEL);
+		fb = kmalloc_array(frozen, sizeof(*fb), GFP_KERNEL);
+	}
+	if (fa && fb) {
+		for (i = 0; i < nr; i++) {
+			if (!pairs[i].frozen)
+				continue;
+			fa[n] = pairs[i].a;
+			fb[n++] = pairs[i].b;
+		}
+		done = folio_copier->exchange(folio_copier, fa, fb, n);
+		if (done > 0)
+			count_vm_events(COPIER_SWAP, done);
+		if (done < (int)n && done != -EOPNOTSUPP)
+			count_vm_event(COPIER_FAIL);
+		done = clamp(done, 0, (int)n);
+	}
+	up_read(&folio_copier_sem);
+	kfree(fb);
+	kfree(fa);
+
+	/* The copier swapped the first done frozen pairs. */
+	for (i = 0; i < nr; i++) {
+		struct folio_exchange *x = &pairs[i];
+
+		if (!x->frozen)
+			continue;
+		if (done > 0)
+			done--;
+		else
+			exchange_contents(x->a, x->b);
+	}
+}
+
+/*
+ * After the batch's TLB flush: check that both folios are unmapped and
+ * only ours, and freeze their reference counts, so that no new reference
+ * (a PFN walker, GUP-fast racing with the unmap) can see a folio whose
+ * contents change under it.  On failure, restores the mappings.
+ */
+static int exchange_freeze(struct folio_exchange *x)
 {
 	struct folio *a = x->a, *b = x->b;
-	bool queued_a, partially_a, queued_b, partially_b;
-	int err = -EBUSY;
 
 	/*
 	 * Still mapped: a racing fork or GUP kept a mapping (such as an
@@ -309,34 +444,44 @@ static int exchange_move(struct folio_exchange *x)
 	 * a pipe, a racing lookup.  Refuse both alike.
 	 */
 	if (folio_mapped(a) || folio_mapped(b))
-		goto restore;
+		return -EBUSY;
 
-	exchange_deferred(a, &queued_a, &partially_a);
-	exchange_deferred(b, &queued_b, &partially_b);
+	exchange_deferred(a, &x->queued_a, &x->partially_a);
+	exchange_deferred(b, &x->queued_b, &x->partially_b);
 
-	/*
-	 * Only our isolation references remain; freeze them so that no new
-	 * reference (a PFN walker, GUP-fast racing with the unmap) can see a
-	 * folio whose contents change under it.
-	 */
 	if (!folio_ref_freeze(a, 1))
-		goto restore;
+		return -EBUSY;
 	if (!folio_ref_freeze(b, 1)) {
 		folio_ref_unfreeze(a, 1);
-		goto restore;
+		return -EBUSY;
 	}
 
 	/* Off the deferred split queue while frozen and memcg still set. */
-	if (queued_a)
+	if (x->queued_a)
 		folio_unqueue_deferred_split(a);
-	if (queued_b)
+	if (x->queued_b)
 		folio_unqueue_deferred_split(b);
+	x->frozen = true;
+	return 0;
+}
 
-	exchange_contents(a, b);
+/*
+ * Last step of a pair: with the contents swapped (@err == 0), swap the
+ * metadata and map each folio where the other was; otherwise restore the
+ * mappings.  Unlocks both folios.
+ */
+static int exchange_finish(struct folio_exchange *x, int err)
+{
+	struct folio *a = x->a, *b = x->b;
+
+	if (err)
+		goto restore;
+
 	exchange_metadata(a, b);
 
 	folio_ref_unfreeze(b, 1);
 	folio_ref_unfreeze(a, 1);
+	x->frozen = false;
 
 	/*
 	 * Requeue each folio as the contents it now holds were queued, while
@@ -346,15 +491,14 @@ static int exchange_move(struct folio_exchange *x)
 	 * fix of migration, "mm: fix deferred split queue races during
 	 * migration").
 	 */
-	if (queued_a)
-		deferred_split_folio(b, partially_a);
-	if (queued_b)
-		deferred_split_folio(a, partially_b);
+	if (x->queued_a)
+		deferred_split_folio(b, x->partially_a);
+	if (x->queued_b)
+		deferred_split_folio(a, x->partially_b);
 
 	/* a's old mappings now map b, and b's map a. */
 	remove_migration_ptes(a, b, 0);
 	remove_migration_ptes(b, a, 0);
-	err = 0;
 	goto out;
 
 restore:
@@ -380,8 +524,10 @@ out:
  * table entry that mapped one of them map the other, so that each virtual
  * page keeps its data while the data of the two folios trade their physical
  * places (and nodes).  No free memory is needed.  The folios of all pairs
- * are unmapped before one TLB flush for the whole batch, then exchanged one
- * pair after the other.
+ * are unmapped before one TLB flush for the whole batch and frozen; then
+ * the contents of all pairs are swapped, by a registered folio_copier
+ * (such as the hypervisor, through virtio-hballoon) or else by the CPU,
+ * and each folio is mapped where the other was.
  *
  * Both folios of a pair must be anonymous, not KSM, not in the swap cache,
  * not lazyfree, not mlocked, and of the same order; large folios (THP,
@@ -400,14 +546,15 @@ out:
  * -EOPNOTSUPP or -EINVAL for a folio of a kind that cannot be exchanged
  * (exchange_fail_type), -EXDEV for folios of different orders
  * (exchange_fail_order).  A batch that unmapped anything
- * counts one exchange_tlb_flush.
+ * counts one exchange_tlb_flush; pairs a copier swapped count as
+ * copier_swap, and a copier's failure (the CPU then swaps) as copier_fail.
  *
  * Return: the number of pairs exchanged.
  */
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 {
+	unsigned int i, frozen = 0;
 	bool locked = false;
-	unsigned int i;
 	int done = 0;
 
 	might_sleep();
@@ -417,6 +564,7 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 		struct folio_exchange *x = &pairs[i];
 
 		x->unmapped = false;
+		x->frozen = false;
 		x->anon_vma_a = NULL;
 		x->anon_vma_b = NULL;
 		x->err = exchange_unmap(x, !locked);
@@ -437,11 +585,26 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 
 		if (!x->unmapped)
 			continue;
-		x->err = exchange_move(x);
-		exchange_count(x->err, 1);
-		if (!x->err)
-			done++;
+		x->err = exchange_freeze(x);
+		if (x->err) {
+			exchange_finish(x, x->err);
+			exchange_count(x->err, 1);
+		} else {
+			frozen++;
+		}
 	}
+	if (!frozen)
+		return 0;
+	exchange_swap_contents(pairs, nr, frozen);
+	for (i = 0; i < nr; i++) {
+		struct folio_exchange *x = &pairs[i];
+
+		if (!x->frozen)
+			continue;
+		x->err = exchange_finish(x, 0);
+		done++;
+	}
+	exchange_count(0, done);
 	return done;
 }
 

@@ -21,6 +21,7 @@
 #include <linux/balloon_compaction.h>
 #include <linux/cpuset.h>
 #include <linux/delay.h>
+#include <linux/exchange.h>
 #include <linux/hplacement.h>
 #include <linux/jiffies.h>
 #include <linux/log2.h>
@@ -150,6 +151,17 @@ struct hb_dev {
 
 	struct virtio_hballoon_stat *stats;
 	struct notifier_block oom_nb;
+
+	/* With VIRTIO_HBALLOON_F_EXCHANGE: the host moves folio contents. */
+	struct virtqueue *exchange_vq;
+	struct folio_copier copier;
+	bool copier_registered;
+	/* Serializes the use of xreq, xstatus and the exchange queue. */
+	struct mutex xchg_lock;
+	/* The device failed an exchange request: the CPU does them. */
+	bool xchg_broken;
+	struct virtio_hballoon_exchange_req *xreq;
+	u8 xstatus;
 
 	unsigned int nr_nodes;
 	struct hb_node nodes[];
@@ -368,6 +380,149 @@ static int hb_send_batch(struct hb_dev *hb, struct hb_node *node,
 	err = hb_tell_host(hb, vq, nr);
 	mutex_unlock(&hb->vq_lock);
 	return err;
+}
+
+/* Exchange: the host moves folio contents for folio exchange and migration */
+
+static bool exchange_offload = true;
+module_param(exchange_offload, bool, 0644);
+MODULE_PARM_DESC(exchange_offload,
+		 "Let the host swap the contents of exchanged folios and copy those HPlacement migrates (needs VIRTIO_HBALLOON_F_EXCHANGE)");
+
+/* Below this a request costs more than the CPU's own copy. */
+static unsigned int exchange_min_kb = 64;
+module_param(exchange_min_kb, uint, 0644);
+MODULE_PARM_DESC(exchange_min_kb,
+		 "Smallest exchange batch or migrated folio, in KiB, the host moves");
+
+#define HB_XREQ_BYTES	struct_size_t(struct virtio_hballoon_exchange_req, x, \
+				      VIRTIO_HBALLOON_MAX_EXCHANGES)
+
+static struct hb_dev *hb_from_copier(struct folio_copier *c)
+{
+	return container_of(c, struct hb_dev, copier);
+}
+
+static bool hb_offload(struct hb_dev *hb, unsigned long bytes)
+{
+	return READ_ONCE(exchange_offload) && !READ_ONCE(hb->xchg_broken) &&
+	       bytes >= (unsigned long)READ_ONCE(exchange_min_kb) * SZ_1K;
+}
+
+static void hb_xchg_add(struct hb_dev *hb, unsigned int i, struct folio *a,
+			struct folio *b)
+{
+	struct virtio_hballoon_exchange *e = &hb->xreq->x[i];
+
+	e->addr_a = cpu_to_le64(PFN_PHYS(folio_pfn(a)));
+	e->addr_b = cpu_to_le64(PFN_PHYS(folio_pfn(b)));
+	e->len = cpu_to_le64(folio_size(a));
+}
+
+/*
+ * Sends the first @nr entries of hb->xreq and waits, asleep, until the
+ * device has used them.  Called with hb->xchg_lock held.
+ */
+static int hb_xchg_send(struct hb_dev *hb, unsigned int nr, u32 flags)
+{
+	struct virtqueue *vq = hb->exchange_vq;
+	struct scatterlist out, in, *sgs[] = { &out, &in };
+	int err;
+
+	if (hb->xchg_broken)
+		return -EIO;
+	hb->xreq->nr = cpu_to_le32(nr);
+	hb->xreq->flags = cpu_to_le32(flags);
+	hb->xstatus = U8_MAX;
+	sg_init_one(&out, hb->xreq, struct_size(hb->xreq, x, nr));
+	sg_init_one(&in, &hb->xstatus, sizeof(hb->xstatus));
+	err = virtqueue_add_sgs(vq, sgs, 1, 1, hb, GFP_KERNEL);
+	if (err)
+		return err;
+	virtqueue_kick(vq);
+	while (!wait_event_timeout(hb->acked, hb_req_done(hb, vq, &err), HZ))
+		;
+	if (!err && hb->xstatus != VIRTIO_HBALLOON_EXCHANGE_OK)
+		err = -EIO;
+	if (err) {
+		dev_err(&hb->vdev->dev,
+			"exchange: device failed a request (status %u), the CPU moves folios from now on\n",
+			hb->xstatus);
+		WRITE_ONCE(hb->xchg_broken, true);
+	}
+	return err;
+}
+
+static int hb_copier_swap(struct folio_copier *c, struct folio **a,
+			  struct folio **b, unsigned int nr)
+{
+	struct hb_dev *hb = hb_from_copier(c);
+	unsigned long bytes = 0;
+	unsigned int i, n, done = 0;
+	int err = 0;
+
+	for (i = 0; i < nr; i++)
+		bytes += folio_size(a[i]);
+	if (!hb_offload(hb, bytes))
+		return -EOPNOTSUPP;
+	mutex_lock(&hb->xchg_lock);
+	while (done < nr) {
+		n = min(nr - done, VIRTIO_HBALLOON_MAX_EXCHANGES);
+		for (i = 0; i < n; i++)
+			hb_xchg_add(hb, i, a[done + i], b[done + i]);
+		err = hb_xchg_send(hb, n, 0);
+		if (err)
+			break;
+		done += n;
+	}
+	mutex_unlock(&hb->xchg_lock);
+	return done ? done : err;
+}
+
+static int hb_copier_copy(struct folio_copier *c, struct folio *dst,
+			  struct folio *src)
+{
+	struct hb_dev *hb = hb_from_copier(c);
+	int err;
+
+	if (!hb_offload(hb, folio_size(src)) ||
+	    folio_size(dst) != folio_size(src))
+		return -EOPNOTSUPP;
+	mutex_lock(&hb->xchg_lock);
+	hb_xchg_add(hb, 0, src, dst);
+	err = hb_xchg_send(hb, 1, VIRTIO_HBALLOON_EXCHANGE_F_COPY);
+	mutex_unlock(&hb->xchg_lock);
+	return err;
+}
+
+/* After DRIVER_OK: exchanges and migrations may use the queue at once. */
+static void hb_init_exchange(struct hb_dev *hb)
+{
+	int err;
+
+	if (!hb->exchange_vq)
+		return;
+	/* Without it, exchanges and migrations just use the CPU. */
+	hb->xreq = kzalloc(HB_XREQ_BYTES, GFP_KERNEL);
+	if (!hb->xreq)
+		return;
+	hb->copier.exchange = hb_copier_swap;
+	hb->copier.copy_folio = hb_copier_copy;
+	err = folio_copier_register(&hb->copier);
+	if (err) {
+		dev_warn(&hb->vdev->dev,
+			 "exchange: cannot register as folio copier: %d\n", err);
+		return;
+	}
+	hb->copier_registered = true;
+}
+
+static void hb_exit_exchange(struct hb_dev *hb)
+{
+	/* Waits for the exchange or migration that uses the copier. */
+	if (hb->copier_registered)
+		folio_copier_unregister(&hb->copier);
+	hb->copier_registered = false;
 }
 
 /* Inflation */
@@ -1007,26 +1162,34 @@ static int hb_init_nodes(struct hb_dev *hb, u32 num)
 
 static int hb_init_vqs(struct hb_dev *hb)
 {
-	struct virtqueue_info vqs_info[VIRTIO_HBALLOON_VQ_NUM] = {
+	struct virtqueue_info vqs_info[VIRTIO_HBALLOON_VQ_EXCHANGE + 1] = {
 		[VIRTIO_HBALLOON_VQ_INFLATE] = { "inflate", hb_ack },
 		[VIRTIO_HBALLOON_VQ_DEFLATE] = { "deflate", hb_ack },
 		[VIRTIO_HBALLOON_VQ_STATS] = { "stats", hb_stats_request },
 	};
-	struct virtqueue *vqs[VIRTIO_HBALLOON_VQ_NUM];
+	struct virtqueue *vqs[VIRTIO_HBALLOON_VQ_EXCHANGE + 1];
+	unsigned int nvqs = VIRTIO_HBALLOON_VQ_NUM;
 	int err;
 
-	err = virtio_find_vqs(hb->vdev, VIRTIO_HBALLOON_VQ_NUM, vqs, vqs_info,
-			      NULL);
+	if (virtio_has_feature(hb->vdev, VIRTIO_HBALLOON_F_EXCHANGE)) {
+		vqs_info[VIRTIO_HBALLOON_VQ_EXCHANGE] =
+			(struct virtqueue_info){ "exchange", hb_ack };
+		nvqs = VIRTIO_HBALLOON_VQ_EXCHANGE + 1;
+	}
+	err = virtio_find_vqs(hb->vdev, nvqs, vqs, vqs_info, NULL);
 	if (err)
 		return err;
 	hb->inflate_vq = vqs[VIRTIO_HBALLOON_VQ_INFLATE];
 	hb->deflate_vq = vqs[VIRTIO_HBALLOON_VQ_DEFLATE];
 	hb->stats_vq = vqs[VIRTIO_HBALLOON_VQ_STATS];
+	if (nvqs > VIRTIO_HBALLOON_VQ_EXCHANGE)
+		hb->exchange_vq = vqs[VIRTIO_HBALLOON_VQ_EXCHANGE];
 	return 0;
 }
 
 static void hb_free(struct hb_dev *hb)
 {
+	kfree(hb->xreq);
 	kfree(hb->stats);
 	kfree(hb->req);
 	kfree(hb);
@@ -1059,6 +1222,7 @@ static int hb_probe(struct virtio_device *vdev)
 	INIT_WORK(&hb->stats_work, hb_stats_work);
 	spin_lock_init(&hb->stop_lock);
 	mutex_init(&hb->vq_lock);
+	mutex_init(&hb->xchg_lock);
 	init_waitqueue_head(&hb->acked);
 
 	hb->req = kmalloc(HB_REQ_BYTES, GFP_KERNEL);
@@ -1085,6 +1249,7 @@ static int hb_probe(struct virtio_device *vdev)
 	}
 
 	virtio_device_ready(vdev);
+	hb_init_exchange(hb);
 
 	/* Stats are optional: the balloons work without them. */
 	err = hb_post_stats(hb);
@@ -1170,6 +1335,7 @@ static void hb_remove(struct virtio_device *vdev)
 	mutex_lock(&hb->vq_lock);
 	WRITE_ONCE(hb->broken, true);
 	mutex_unlock(&hb->vq_lock);
+	hb_exit_exchange(hb);
 	virtio_reset_device(vdev);
 	/* Only left if the device failed. */
 	hb_release_all(hb);
@@ -1210,6 +1376,7 @@ static const struct virtio_device_id id_table[] = {
 static const unsigned int features[] = {
 	VIRTIO_HBALLOON_F_DEFLATE_ON_OOM,
 	VIRTIO_HBALLOON_F_ACPI_PXM,
+	VIRTIO_HBALLOON_F_EXCHANGE,
 };
 
 static struct virtio_driver virtio_hballoon_driver = {

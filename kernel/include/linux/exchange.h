@@ -30,10 +30,37 @@ struct folio_exchange {
 	struct anon_vma *anon_vma_a;
 	struct anon_vma *anon_vma_b;
 	bool unmapped;
+	bool frozen;
+	bool queued_a, partially_a, queued_b, partially_b;
+};
+
+/**
+ * struct folio_copier - a device that moves folio contents for the CPU
+ * @exchange: swap the contents of @a[i] and @b[i] for each i < @nr, in order;
+ *	returns how many pairs it swapped (the CPU swaps the rest), or a
+ *	negative errno when it swapped none
+ * @copy_folio: copy the contents of @src to @dst; 0, or a negative errno when
+ *	it copied nothing
+ *
+ * Both are called with the folios locked and unmapped, so nothing but the
+ * copier accesses them meanwhile, and may sleep.  A virtualized guest's
+ * hypervisor or a DMA engine can move the data without the CPU time
+ * that a tiering policy's budget is charged for.
+ */
+struct folio_copier {
+	int (*exchange)(struct folio_copier *c, struct folio **a,
+			struct folio **b, unsigned int nr);
+	int (*copy_folio)(struct folio_copier *c, struct folio *dst,
+			  struct folio *src);
 };
 
 #ifdef CONFIG_FOLIO_EXCHANGE
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr);
+int folio_copier_register(struct folio_copier *c);
+void folio_copier_unregister(struct folio_copier *c);
+void folio_copier_begin(void);
+void folio_copier_end(void);
+int folio_copier_copy(struct folio *dst, struct folio *src);
 #else
 static inline int exchange_folios(struct folio_exchange *pairs,
 				  unsigned int nr)
@@ -43,6 +70,28 @@ static inline int exchange_folios(struct folio_exchange *pairs,
 	for (i = 0; i < nr; i++)
 		pairs[i].err = -EOPNOTSUPP;
 	return 0;
+}
+
+static inline int folio_copier_register(struct folio_copier *c)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void folio_copier_unregister(struct folio_copier *c)
+{
+}
+
+static inline void folio_copier_begin(void)
+{
+}
+
+static inline void folio_copier_end(void)
+{
+}
+
+static inline int folio_copier_copy(struct folio *dst, struct folio *src)
+{
+	return -EOPNOTSUPP;
 }
 #endif
 

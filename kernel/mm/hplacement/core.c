@@ -15,6 +15,7 @@
  */
 
 #include <linux/delay.h>
+#include <linux/exchange.h>
 #include <linux/freezer.h>
 #include <linux/hashtable.h>
 #include <linux/kthread.h>
@@ -870,6 +871,8 @@ static int hpl_thread_fn(void *unused)
 	bool enabled;
 
 	set_freezable();
+	/* Our migrations' copies may go to a device, off our budget. */
+	folio_copier_begin();
 	while (!kthread_should_stop()) {
 		enabled = READ_ONCE(hpl_config.enabled);
 		if (enabled)
@@ -882,6 +885,7 @@ static int hpl_thread_fn(void *unused)
 					     READ_ONCE(hpl_config.enabled) != enabled,
 					     msecs_to_jiffies(interval_ms));
 	}
+	folio_copier_end();
 	hpl_free_all();
 	return 0;
 }

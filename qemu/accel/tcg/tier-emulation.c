@@ -397,6 +397,21 @@ int tier_emu_page_node(CPUState *cpu, MemoryRegion *mr)
     return -1;
 }
 
+uint64_t tier_emu_dma_delay_ns(MemoryRegion *mr, uint64_t len)
+{
+    int node;
+
+    if (!tier_emu_enabled || !qatomic_load_acquire(&tier.ready)) {
+        return 0;
+    }
+    for (node = 0; node < tier.nr_nodes; node++) {
+        if (tier.node_mr[node] == mr) {
+            return (len >> TIER_LINE_BITS) * tier_lat(0, node)->extra_load_ns;
+        }
+    }
+    return 0;
+}
+
 /* Look a line up in the cache filter and insert it (LRU); true on a hit. */
 static bool tier_cache_access(TierEmuCPU *t, uint64_t line)
 {

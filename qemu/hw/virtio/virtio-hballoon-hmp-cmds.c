@@ -24,6 +24,7 @@ void hmp_info_hballoon(Monitor *mon, const QDict *qdict)
 {
     Error *err = NULL;
     g_autoptr(HBalloonNodeInfoList) list = qmp_query_hballoon(&err);
+    g_autoptr(HBalloonExchangeInfo) xchg = NULL;
 
     if (hmp_handle_error(mon, err)) {
         return;
@@ -40,5 +41,13 @@ void hmp_info_hballoon(Monitor *mon, const QDict *qdict)
                            n->stat_free >> 20);
         }
         monitor_printf(mon, "\n");
+    }
+    xchg = qmp_query_hballoon_exchange(NULL);
+    if (xchg && xchg->enabled) {
+        monitor_printf(mon, "exchange: %" PRIu64 " requests, %" PRIu64
+                       " pairs, %" PRIu64 " KiB, host %" PRIu64
+                       " us, added latency %" PRIu64 " us\n",
+                       xchg->requests, xchg->entries, xchg->bytes >> 10,
+                       xchg->host_ns / 1000, xchg->delay_ns / 1000);
     }
 }

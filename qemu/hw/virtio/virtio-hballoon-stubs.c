@@ -18,3 +18,9 @@ HBalloonNodeInfoList *qmp_query_hballoon(Error **errp)
     error_setg(errp, "virtio-hballoon is not built into this QEMU");
     return NULL;
 }
+
+HBalloonExchangeInfo *qmp_query_hballoon_exchange(Error **errp)
+{
+    error_setg(errp, "virtio-hballoon is not built into this QEMU");
+    return NULL;
+}

@@ -27,8 +27,13 @@
 #include "exec/memory.h"
 #include "exec/ramblock.h"
 #include "exec/address-spaces.h"
+#include "system/dma.h"
 #include "system/numa.h"
+#include "system/runstate.h"
 #include "trace.h"
+#ifdef CONFIG_TCG
+#include "accel/tcg/tier-emulation.h"
+#endif
 
 #define HBALLOON_QUEUE_SIZE 128
 #define HBALLOON_PAGE_SIZE VIRTIO_HBALLOON_PAGE_SIZE
@@ -224,6 +229,281 @@ static void hballoon_handle_output(VirtIODevice *vdev, VirtQueue *vq)
     }
 }
 
+/*
+ * Exchange: the driver unmaps a hot page of a slow node and a cold page of
+ * a fast node and asks us to swap their contents, which costs the guest no
+ * CPU time.  Requests run in a bottom half, so the vCPU that kicked goes on
+ * (and its kernel waits asleep); under tier emulation the request is used
+ * only after the latency the guest's CPU would have paid for the slow
+ * lines, so that the offload is not faster than the emulated memory.
+ */
+
+typedef struct HBalloonExchange {
+    HBalloonNode *na, *nb;
+    uint64_t addr_a, addr_b, len;
+} HBalloonExchange;
+
+/* The node whose memory holds all of [addr, addr + len), else NULL. */
+static HBalloonNode *hballoon_xchg_node(VirtIOHBalloon *s, uint64_t addr,
+                                        uint64_t len, const char **err)
+{
+    MemoryRegionSection section;
+    HBalloonNode *n = NULL;
+    uint64_t first, nr;
+
+    section = memory_region_find(get_system_memory(), addr, len);
+    for (uint32_t i = 0; section.mr && i < s->num_nodes; i++) {
+        if (s->nodes[i].mr == section.mr &&
+            int128_get64(section.size) == len) {
+            n = &s->nodes[i];
+        }
+    }
+    if (section.mr) {
+        memory_region_unref(section.mr);
+    }
+    if (!n) {
+        *err = "range outside the memory of the managed nodes";
+        return NULL;
+    }
+    first = section.offset_within_region >> HBALLOON_PAGE_SHIFT;
+    nr = len >> HBALLOON_PAGE_SHIFT;
+    if (find_next_bit(n->ballooned, first + nr, first) < first + nr) {
+        *err = "range holds ballooned pages";
+        return NULL;
+    }
+    return n;
+}
+
+static const char *hballoon_xchg_check(VirtIOHBalloon *s, HBalloonExchange *x)
+{
+    const char *err = NULL;
+
+    if (!x->len || x->len > VIRTIO_HBALLOON_MAX_EXCHANGE_LEN ||
+        !QEMU_IS_ALIGNED(x->addr_a | x->addr_b | x->len,
+                         HBALLOON_PAGE_SIZE)) {
+        return "length or address not 4 KiB aligned, empty or too long";
+    }
+    if (x->addr_a + x->len < x->addr_a || x->addr_b + x->len < x->addr_b) {
+        return "range wraps";
+    }
+    if (x->addr_a < x->addr_b + x->len && x->addr_b < x->addr_a + x->len) {
+        return "ranges overlap";
+    }
+    x->na = hballoon_xchg_node(s, x->addr_a, x->len, &err);
+    if (x->na) {
+        x->nb = hballoon_xchg_node(s, x->addr_b, x->len, &err);
+    }
+    return err;
+}
+
+static void hballoon_swap_words(uint64_t *a, uint64_t *b, size_t len)
+{
+    for (size_t i = 0; i < len / sizeof(uint64_t); i++) {
+        uint64_t t = a[i];
+
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+/*
+ * Swap one checked entry through the DMA API, which marks both ranges
+ * dirty for migration and drops translated code from them.
+ */
+static bool hballoon_xchg_one(HBalloonExchange *x, bool copy)
+{
+    AddressSpace *as = &address_space_memory;
+    dma_addr_t la = x->len, lb = x->len;
+    void *a, *b;
+    bool ok;
+
+    a = dma_memory_map(as, x->addr_a, &la, DMA_DIRECTION_FROM_DEVICE,
+                       MEMTXATTRS_UNSPECIFIED);
+    b = dma_memory_map(as, x->addr_b, &lb, DMA_DIRECTION_FROM_DEVICE,
+                       MEMTXATTRS_UNSPECIFIED);
+    ok = a && b && la == x->len && lb == x->len;
+    if (ok && copy) {
+        memcpy(b, a, x->len);
+    } else if (ok) {
+        hballoon_swap_words(a, b, x->len);
+    }
+    if (b) {
+        dma_memory_unmap(as, b, lb, DMA_DIRECTION_FROM_DEVICE, ok ? lb : 0);
+    }
+    if (a) {
+        dma_memory_unmap(as, a, la, DMA_DIRECTION_FROM_DEVICE,
+                         ok && !copy ? la : 0);
+    }
+    return ok;
+}
+
+/* Slow-tier latency the guest CPU would have paid to swap or copy @x. */
+static uint64_t hballoon_xchg_delay_ns(const HBalloonExchange *x, bool copy)
+{
+#ifdef CONFIG_TCG
+    return tier_emu_dma_delay_ns(x->na->mr, x->len) +
+           (copy ? 0 : tier_emu_dma_delay_ns(x->nb->mr, x->len));
+#else
+    return 0;
+#endif
+}
+
+/*
+ * Check every entry, then swap them in order.  Returns false after a
+ * protocol violation, when nothing was swapped.
+ */
+static bool hballoon_handle_xchg(VirtIOHBalloon *s, VirtQueueElement *elem,
+                                 uint64_t *delay_ns)
+{
+    struct virtio_hballoon_exchange_req req;
+    struct virtio_hballoon_exchange e;
+    size_t size = iov_size(elem->out_sg, elem->out_num);
+    g_autofree HBalloonExchange *x = NULL;
+    const char *err = NULL;
+    uint8_t status = VIRTIO_HBALLOON_EXCHANGE_OK;
+    uint64_t t0, bytes = 0;
+    uint32_t nr, flags, i = 0;
+    bool copy;
+
+    if (iov_to_buf(elem->out_sg, elem->out_num, 0, &req, sizeof(req)) !=
+        sizeof(req)) {
+        err = "request too short";
+        goto violation;
+    }
+    nr = le32_to_cpu(req.nr);
+    flags = le32_to_cpu(req.flags);
+    copy = flags & VIRTIO_HBALLOON_EXCHANGE_F_COPY;
+    if (flags & ~VIRTIO_HBALLOON_EXCHANGE_F_COPY) {
+        err = "unknown flags";
+        goto violation;
+    }
+    if (!nr || nr > VIRTIO_HBALLOON_MAX_EXCHANGES ||
+        size != sizeof(req) + (size_t)nr * sizeof(e)) {
+        err = "bad number of entries";
+        goto violation;
+    }
+    if (iov_size(elem->in_sg, elem->in_num) < sizeof(status)) {
+        err = "no status byte";
+        goto violation;
+    }
+    x = g_new0(HBalloonExchange, nr);
+    for (i = 0; i < nr; i++) {
+        iov_to_buf(elem->out_sg, elem->out_num, sizeof(req) + i * sizeof(e),
+                   &e, sizeof(e));
+        x[i].addr_a = le64_to_cpu(e.addr_a);
+        x[i].addr_b = le64_to_cpu(e.addr_b);
+        x[i].len = le64_to_cpu(e.len);
+        err = hballoon_xchg_check(s, &x[i]);
+        if (err) {
+            goto violation;
+        }
+    }
+    trace_virtio_hballoon_exchange(nr, copy);
+    t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    *delay_ns = 0;
+    for (i = 0; i < nr; i++) {
+        if (!hballoon_xchg_one(&x[i], copy)) {
+            /* Checked above; only a racing memory unplug gets here. */
+            error_report("virtio-hballoon: cannot map exchange range "
+                         "0x%" PRIx64 "/0x%" PRIx64 "+0x%" PRIx64,
+                         x[i].addr_a, x[i].addr_b, x[i].len);
+            status = 1;
+            break;
+        }
+        bytes += x[i].len;
+        *delay_ns += hballoon_xchg_delay_ns(&x[i], copy);
+    }
+    s->xchg.requests++;
+    s->xchg.copies += copy ? i : 0;
+    s->xchg.entries += i;
+    s->xchg.bytes += bytes;
+    s->xchg.host_ns += qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0;
+    s->xchg.delay_ns += *delay_ns;
+    iov_from_buf(elem->in_sg, elem->in_num, 0, &status, sizeof(status));
+    return true;
+
+violation:
+    s->nr_violations++;
+    trace_virtio_hballoon_exchange_violation(i, err);
+    virtio_error(VIRTIO_DEVICE(s), "virtio-hballoon: exchange request, "
+                 "entry %" PRIu32 ": %s", i, err);
+    return false;
+}
+
+static void hballoon_xchg_complete(VirtIOHBalloon *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    if (s->xchg_elem) {
+        virtqueue_push(s->xvq, s->xchg_elem, sizeof(uint8_t));
+        virtio_notify(vdev, s->xvq);
+        g_free(s->xchg_elem);
+        s->xchg_elem = NULL;
+    }
+}
+
+static void hballoon_xchg_bh(void *opaque)
+{
+    VirtIOHBalloon *s = opaque;
+    VirtQueueElement *elem;
+    uint64_t delay_ns;
+
+    if (!virtio_vdev_has_feature(VIRTIO_DEVICE(s),
+                                 VIRTIO_HBALLOON_F_EXCHANGE)) {
+        if (virtio_queue_get_desc_addr(VIRTIO_DEVICE(s),
+                                       VIRTIO_HBALLOON_VQ_EXCHANGE)) {
+            s->nr_violations++;
+            virtio_error(VIRTIO_DEVICE(s), "virtio-hballoon: exchange queue "
+                         "used without VIRTIO_HBALLOON_F_EXCHANGE");
+        }
+        return;
+    }
+    /* One request at a time: the next waits for this one's latency. */
+    while (!s->xchg_elem &&
+           (elem = virtqueue_pop(s->xvq, sizeof(VirtQueueElement)))) {
+        if (!hballoon_handle_xchg(s, elem, &delay_ns)) {
+            virtqueue_detach_element(s->xvq, elem, 0);
+            g_free(elem);
+            return;
+        }
+        s->xchg_elem = elem;
+        if (delay_ns && runstate_is_running()) {
+            timer_mod(s->xchg_timer,
+                      qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + delay_ns);
+            return;
+        }
+        hballoon_xchg_complete(s);
+    }
+}
+
+static void hballoon_xchg_timer(void *opaque)
+{
+    VirtIOHBalloon *s = opaque;
+
+    hballoon_xchg_complete(s);
+    qemu_bh_schedule(s->xchg_bh);
+}
+
+/*
+ * The swap is done when a request waits for its latency: on a stop (such
+ * as the end of a migration) use it now, so no element stays popped.
+ */
+static void hballoon_xchg_vm_state(void *opaque, bool running,
+                                   RunState state)
+{
+    VirtIOHBalloon *s = opaque;
+
+    if (!running && s->xchg_elem) {
+        timer_del(s->xchg_timer);
+        hballoon_xchg_complete(s);
+    }
+}
+
+static void hballoon_handle_exchange(VirtIODevice *vdev, VirtQueue *vq)
+{
+    qemu_bh_schedule(VIRTIO_HBALLOON(vdev)->xchg_bh);
+}
+
 /* Stats: the driver posts a buffer, we give it back to ask for a refresh. */
 static void hballoon_stats_arm(VirtIOHBalloon *s)
 {
@@ -377,6 +657,11 @@ static void hballoon_reset(VirtIODevice *vdev)
         g_free(s->stats_elem);
         s->stats_elem = NULL;
     }
+    /* Swapped already; the new driver does not wait for it. */
+    timer_del(s->xchg_timer);
+    qemu_bh_cancel(s->xchg_bh);
+    g_free(s->xchg_elem);
+    s->xchg_elem = NULL;
 }
 
 static bool hballoon_init_nodes(VirtIOHBalloon *s, Error **errp)
@@ -454,7 +739,14 @@ static void hballoon_realize(DeviceState *dev, Error **errp)
                               hballoon_handle_output);
     s->svq = virtio_add_queue(vdev, HBALLOON_QUEUE_SIZE,
                               hballoon_receive_stats);
+    s->xvq = virtio_add_queue(vdev, HBALLOON_QUEUE_SIZE,
+                              hballoon_handle_exchange);
     s->stats_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL, hballoon_stats_poll, s);
+    s->xchg_bh = qemu_bh_new_guarded(hballoon_xchg_bh, s,
+                                     &DEVICE(s)->mem_reentrancy_guard);
+    s->xchg_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, hballoon_xchg_timer, s);
+    s->xchg_vmstate = qemu_add_vm_change_state_handler(hballoon_xchg_vm_state,
+                                                       s);
     hballoon_dev = s;
 }
 
@@ -467,9 +759,15 @@ static void hballoon_unrealize(DeviceState *dev)
     s->stats_timer = NULL;
     g_free(s->stats_elem);
     s->stats_elem = NULL;
+    qemu_del_vm_change_state_handler(s->xchg_vmstate);
+    timer_free(s->xchg_timer);
+    qemu_bh_delete(s->xchg_bh);
+    g_free(s->xchg_elem);
+    s->xchg_elem = NULL;
     virtio_delete_queue(s->ivq);
     virtio_delete_queue(s->dvq);
     virtio_delete_queue(s->svq);
+    virtio_delete_queue(s->xvq);
     virtio_cleanup(vdev);
     hballoon_free_nodes(s);
     hballoon_dev = NULL;
@@ -576,6 +874,26 @@ HBalloonNodeInfoList *qmp_query_hballoon(Error **errp)
     return head;
 }
 
+HBalloonExchangeInfo *qmp_query_hballoon_exchange(Error **errp)
+{
+    VirtIOHBalloon *s = hballoon_get(false, errp);
+    HBalloonExchangeInfo *info;
+
+    if (!s) {
+        return NULL;
+    }
+    info = g_new0(HBalloonExchangeInfo, 1);
+    info->enabled = virtio_vdev_has_feature(VIRTIO_DEVICE(s),
+                                            VIRTIO_HBALLOON_F_EXCHANGE);
+    info->requests = s->xchg.requests;
+    info->entries = s->xchg.entries;
+    info->copies = s->xchg.copies;
+    info->bytes = s->xchg.bytes;
+    info->host_ns = s->xchg.host_ns;
+    info->delay_ns = s->xchg.delay_ns;
+    return info;
+}
+
 /* Migration */
 
 static const VMStateDescription vmstate_hballoon_node = {
@@ -636,6 +954,8 @@ static const Property hballoon_properties[] = {
                       VIRTIO_HBALLOON_F_DEFLATE_ON_OOM, true),
     DEFINE_PROP_BIT64("acpi-pxm", VirtIOHBalloon, host_features,
                       VIRTIO_HBALLOON_F_ACPI_PXM, true),
+    DEFINE_PROP_BIT64("exchange", VirtIOHBalloon, host_features,
+                      VIRTIO_HBALLOON_F_EXCHANGE, true),
     DEFINE_PROP_SIZE("min-size", VirtIOHBalloon, min_size, 128 * MiB),
 };
 

@@ -1,5 +1,6 @@
 /*
- * QTest for virtio-hballoon: config space, QMP/HMP and a hostile driver
+ * QTest for virtio-hballoon: config space, QMP/HMP, exchange and a hostile
+ * driver
  *
  * The test plays the guest driver itself, so it can send every kind of
  * bad request: the device must refuse it (NEEDS_RESET), QEMU must keep
@@ -29,11 +30,14 @@ typedef struct HBTest {
     QOSState *qs;
     QTestState *qts;
     QVirtioPCIDevice *dev;
-    QVirtQueue *vq[VIRTIO_HBALLOON_VQ_NUM];
+    QVirtQueue *vq[VIRTIO_HBALLOON_VQ_EXCHANGE + 1];
+    int nvqs;
 } HBTest;
 
-static HBTest *hb_start(bool driver_ok)
+static HBTest *hb_start_features(bool driver_ok, bool exchange)
 {
+    uint64_t features;
+
     HBTest *t = g_new0(HBTest, 1);
 
     t->qs = qtest_pc_boot("-m 384M "
@@ -52,9 +56,15 @@ static HBTest *hb_start(bool driver_ok)
     g_assert_cmpint(t->dev->vdev.device_type, ==, VIRTIO_ID_HBALLOON);
     qvirtio_pci_device_enable(t->dev);
     qvirtio_start_device(&t->dev->vdev);
-    qvirtio_set_features(&t->dev->vdev,
-                         qvirtio_get_features(&t->dev->vdev));
-    for (int i = 0; i < VIRTIO_HBALLOON_VQ_NUM; i++) {
+    features = qvirtio_get_features(&t->dev->vdev);
+    g_assert_true(features & (1ull << VIRTIO_HBALLOON_F_EXCHANGE));
+    if (!exchange) {
+        features &= ~(1ull << VIRTIO_HBALLOON_F_EXCHANGE);
+    }
+    qvirtio_set_features(&t->dev->vdev, features);
+    /* The exchange queue is set up even without the feature. */
+    t->nvqs = VIRTIO_HBALLOON_VQ_EXCHANGE + 1;
+    for (int i = 0; i < t->nvqs; i++) {
         t->vq[i] = qvirtqueue_setup(&t->dev->vdev, &t->qs->alloc, i);
     }
     if (driver_ok) {
@@ -63,9 +73,14 @@ static HBTest *hb_start(bool driver_ok)
     return t;
 }
 
+static HBTest *hb_start(bool driver_ok)
+{
+    return hb_start_features(driver_ok, true);
+}
+
 static void hb_stop(HBTest *t)
 {
-    for (int i = 0; i < VIRTIO_HBALLOON_VQ_NUM; i++) {
+    for (int i = 0; i < t->nvqs; i++) {
         qvirtqueue_cleanup(t->dev->vdev.bus, t->vq[i], &t->qs->alloc);
     }
     qvirtio_pci_device_disable(t->dev);
@@ -256,6 +271,206 @@ static void test_inflate_deflate(void)
     hb_stop(t);
 }
 
+/*
+ * Post one exchange request of @nr entries (addr_a, addr_b, len) with
+ * @nr_hdr in its header; returns true if the device used it, with the
+ * status byte in *status.
+ */
+static bool hb_exchange(HBTest *t, uint32_t nr_hdr, uint32_t flags,
+                        const uint64_t *x, uint32_t nr, bool with_status,
+                        uint8_t *status)
+{
+    size_t len = sizeof(struct virtio_hballoon_exchange_req) + nr * 24;
+    g_autofree uint8_t *buf = g_malloc0(len);
+    uint64_t req = guest_alloc(&t->qs->alloc, len);
+    uint64_t st = guest_alloc(&t->qs->alloc, 8);
+    QVirtQueue *vq = t->vq[VIRTIO_HBALLOON_VQ_EXCHANGE];
+    uint32_t head;
+    bool used = false;
+
+    stl_le_p(buf, nr_hdr);
+    stl_le_p(buf + 4, flags);
+    for (uint32_t i = 0; i < 3 * nr; i++) {
+        stq_le_p(buf + 8 + i * 8, x[i]);
+    }
+    qtest_memwrite(t->qts, req, buf, len);
+    qtest_writeb(t->qts, st, 0xee);
+    head = qvirtqueue_add(t->qts, vq, req, len, false, with_status);
+    if (with_status) {
+        qvirtqueue_add(t->qts, vq, st, 1, true, false);
+    }
+    qvirtqueue_kick(t->qts, &t->dev->vdev, vq, head);
+    for (int i = 0; i < 1000 && !used; i++) {
+        used = qvirtqueue_get_buf(t->qts, vq, NULL, NULL);
+        if (!used && needs_reset(t)) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    if (status) {
+        *status = qtest_readb(t->qts, st);
+    }
+    guest_free(&t->qs->alloc, st);
+    guest_free(&t->qs->alloc, req);
+    return used;
+}
+
+static QDict *exchange_info(HBTest *t)
+{
+    QDict *rsp = qtest_qmp(t->qts, "{'execute': 'query-hballoon-exchange'}");
+    QDict *ret = qdict_get_qdict(rsp, "return");
+
+    g_assert_nonnull(ret);
+    qobject_ref(ret);
+    qobject_unref(rsp);
+    return ret;
+}
+
+static void test_exchange(void)
+{
+    HBTest *t = hb_start(true);
+    /* A 2 MiB pair across nodes 1 and 0, then two 4 KiB pairs. */
+    uint64_t big[] = { PROBE_NODE1, PROBE_NODE0, 2 * MiB };
+    uint64_t small[] = { PROBE_NODE1 + 4 * MiB, PROBE_NODE0 + 4 * MiB, 4096,
+                         PROBE_NODE1 + 8 * MiB, PROBE_NODE1 + 12 * MiB,
+                         4096 };
+    g_autofree char *hmp = NULL;
+    uint8_t status;
+    QDict *n;
+
+    n = exchange_info(t);
+    g_assert_true(qdict_get_bool(n, "enabled"));
+    g_assert_cmpint(qdict_get_int(n, "requests"), ==, 0);
+    qobject_unref(n);
+
+    fill(t, PROBE_NODE1, 0xa5);
+    fill(t, PROBE_NODE0, 0x5a);
+    g_assert_true(hb_exchange(t, 1, 0, big, 1, true, &status));
+    g_assert_cmpint(status, ==, VIRTIO_HBALLOON_EXCHANGE_OK);
+    g_assert_true(intact(t, PROBE_NODE1, 0x5a));
+    g_assert_true(intact(t, PROBE_NODE0, 0xa5));
+
+    /* Copy: the source stays, the destination gets its contents. */
+    fill(t, PROBE_NODE1, 0x11);
+    g_assert_true(hb_exchange(t, 1, VIRTIO_HBALLOON_EXCHANGE_F_COPY, big, 1,
+                              true, &status));
+    g_assert_cmpint(status, ==, VIRTIO_HBALLOON_EXCHANGE_OK);
+    g_assert_true(intact(t, PROBE_NODE1, 0x11));
+    g_assert_true(intact(t, PROBE_NODE0, 0x11));
+
+    /* Only the 4 KiB of each entry move, within a node too. */
+    fill(t, PROBE_NODE1 + 4 * MiB, 0x01);
+    fill(t, PROBE_NODE0 + 4 * MiB, 0x02);
+    fill(t, PROBE_NODE1 + 8 * MiB, 0x03);
+    fill(t, PROBE_NODE1 + 12 * MiB, 0x04);
+    g_assert_true(hb_exchange(t, 2, 0, small, 2, true, &status));
+    g_assert_cmpint(status, ==, VIRTIO_HBALLOON_EXCHANGE_OK);
+    g_assert_cmpint(qtest_readb(t->qts, PROBE_NODE1 + 4 * MiB), ==, 0x02);
+    g_assert_cmpint(qtest_readb(t->qts, PROBE_NODE1 + 4 * MiB + 4095), ==,
+                    0x02);
+    g_assert_cmpint(qtest_readb(t->qts, PROBE_NODE1 + 4 * MiB + 4096), ==,
+                    0x01);
+    g_assert_cmpint(qtest_readb(t->qts, PROBE_NODE0 + 4 * MiB), ==, 0x01);
+    g_assert_cmpint(qtest_readb(t->qts, PROBE_NODE1 + 8 * MiB), ==, 0x04);
+    g_assert_cmpint(qtest_readb(t->qts, PROBE_NODE1 + 12 * MiB), ==, 0x03);
+    g_assert_cmpint(qtest_readb(t->qts, PROBE_NODE1 + 12 * MiB + 4096), ==,
+                    0x04);
+    g_assert_false(needs_reset(t));
+
+    n = exchange_info(t);
+    g_assert_cmpint(qdict_get_int(n, "requests"), ==, 3);
+    g_assert_cmpint(qdict_get_int(n, "entries"), ==, 4);
+    g_assert_cmpint(qdict_get_int(n, "copies"), ==, 1);
+    g_assert_cmpint(qdict_get_int(n, "bytes"), ==, 4 * MiB + 8192);
+    /* No tier emulation under qtest: nothing added. */
+    g_assert_cmpint(qdict_get_int(n, "delay-ns"), ==, 0);
+    qobject_unref(n);
+    hmp = qtest_hmp(t->qts, "info hballoon");
+    g_assert_nonnull(strstr(hmp, "exchange: 3 requests, 4 pairs, 4104 KiB"));
+    hb_stop(t);
+}
+
+/* The exchange queue without the feature: refused, nothing swapped. */
+static void test_exchange_not_negotiated(void)
+{
+    HBTest *t = hb_start_features(true, false);
+    uint64_t big[] = { PROBE_NODE1, PROBE_NODE0, 2 * MiB };
+    QDict *n;
+
+    fill(t, PROBE_NODE1, 0xa5);
+    fill(t, PROBE_NODE0, 0x5a);
+    g_assert_false(hb_exchange(t, 1, 0, big, 1, true, NULL));
+    g_assert_true(needs_reset(t));
+    g_assert_true(intact(t, PROBE_NODE1, 0xa5));
+    g_assert_true(intact(t, PROBE_NODE0, 0x5a));
+    n = exchange_info(t);
+    g_assert_false(qdict_get_bool(n, "enabled"));
+    g_assert_cmpint(qdict_get_int(n, "requests"), ==, 0);
+    qobject_unref(n);
+    hb_stop(t);
+}
+
+/* A bad exchange request: refused before anything is swapped. */
+typedef struct HostileExchange {
+    const char *name;
+    int32_t nr_hdr;         /* -1: the number of entries sent */
+    uint32_t flags;
+    uint64_t x[6];
+    uint32_t nr;
+    bool no_status;
+    bool balloon_first;     /* inflate [PROBE_NODE1, +2M) first */
+} HostileExchange;
+
+static const HostileExchange hostile_exchange[] = {
+    { "unaligned", -1, 0, { PROBE_NODE1 + 8, PROBE_NODE0, 4096 }, 1 },
+    { "unaligned-len", -1, 0, { PROBE_NODE1, PROBE_NODE0, 4097 }, 1 },
+    { "empty", -1, 0, { PROBE_NODE1, PROBE_NODE0, 0 }, 1 },
+    { "overlap", -1, 0, { PROBE_NODE1, PROBE_NODE1 + MiB, 2 * MiB }, 1 },
+    { "out-of-ram", -1, 0, { 8 * GiB, PROBE_NODE0, 2 * MiB }, 1 },
+    { "straddles-nodes", -1, 0, { NODE1_BASE - MiB, PROBE_NODE0, 2 * MiB },
+      1 },
+    { "wrapping", -1, 0, { -(uint64_t)MiB, PROBE_NODE0, 2 * MiB }, 1 },
+    { "too-long", -1, 0, { PROBE_NODE1, PROBE_NODE0, 2 * GiB }, 1 },
+    { "ballooned", -1, 0, { PROBE_NODE1, PROBE_NODE0, 2 * MiB }, 1, false,
+      true },
+    /* The first entry is fine: it must not be swapped either. */
+    { "bad-second-entry", -1, 0,
+      { PROBE_NODE1, PROBE_NODE0, 2 * MiB, 8 * GiB, PROBE_NODE0, 4096 }, 2 },
+    { "unknown-flags", -1, 2, { PROBE_NODE1, PROBE_NODE0, 2 * MiB }, 1 },
+    { "no-entries", 0, 0, { 0 }, 0 },
+    { "count-mismatch", 2, 0, { PROBE_NODE1, PROBE_NODE0, 2 * MiB }, 1 },
+    { "too-many", VIRTIO_HBALLOON_MAX_EXCHANGES + 1, 0,
+      { PROBE_NODE1, PROBE_NODE0, 2 * MiB }, 1 },
+    { "no-status", -1, 0, { PROBE_NODE1, PROBE_NODE0, 2 * MiB }, 1, true },
+};
+
+static void test_hostile_exchange(const void *data)
+{
+    const HostileExchange *h = data;
+    HBTest *t = hb_start(true);
+    uint32_t nr_hdr = h->nr_hdr < 0 ? h->nr : h->nr_hdr;
+    uint64_t r[] = { PROBE_NODE1, 2 * MiB };
+    QDict *n;
+
+    if (h->balloon_first) {
+        g_assert_true(hb_send(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, 1, r, 1));
+    } else {
+        fill(t, PROBE_NODE1, 0xa5);
+    }
+    fill(t, PROBE_NODE0, 0x5a);
+    g_assert_false(hb_exchange(t, nr_hdr, h->flags, h->x, h->nr,
+                               !h->no_status, NULL));
+    g_assert_true(needs_reset(t));
+    g_assert_true(intact(t, PROBE_NODE0, 0x5a));
+    if (!h->balloon_first) {
+        g_assert_true(intact(t, PROBE_NODE1, 0xa5));
+    }
+    n = exchange_info(t);
+    g_assert_cmpint(qdict_get_int(n, "requests"), ==, 0);
+    qobject_unref(n);
+    hb_stop(t);
+}
+
 /* A bad request: refused, QEMU alive, nothing discarded. */
 typedef struct Hostile {
     const char *name;
@@ -324,11 +539,21 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-hballoon/config", test_config);
     qtest_add_func("/virtio-hballoon/qmp-errors", test_qmp_errors);
     qtest_add_func("/virtio-hballoon/inflate-deflate", test_inflate_deflate);
+    qtest_add_func("/virtio-hballoon/exchange", test_exchange);
+    qtest_add_func("/virtio-hballoon/exchange-not-negotiated",
+                   test_exchange_not_negotiated);
     for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
         g_autofree char *path = g_strdup_printf("/virtio-hballoon/hostile/%s",
                                                 hostile[i].name);
 
         qtest_add_data_func(path, &hostile[i], test_hostile);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(hostile_exchange); i++) {
+        g_autofree char *path = g_strdup_printf(
+            "/virtio-hballoon/hostile-exchange/%s", hostile_exchange[i].name);
+
+        qtest_add_data_func(path, &hostile_exchange[i],
+                            test_hostile_exchange);
     }
     return g_test_run();
 }

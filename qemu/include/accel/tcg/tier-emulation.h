@@ -54,6 +54,19 @@ static inline TierAccessKind tier_emu_kind(MMUAccessType type)
     return type == MMU_DATA_STORE ? TIER_ACCESS_STORE : TIER_ACCESS_LOAD;
 }
 
+/*
+ * tier_emu_dma_delay_ns:
+ * @mr: a RAM MemoryRegion
+ * @len: bytes a device reads and writes in @mr, line by line
+ *
+ * Returns the latency node 0's CPUs would be charged for loading @len
+ * bytes of @mr once (one miss per line), or 0 when @mr is not a slower
+ * node's memory or tier emulation is off.  Devices that move guest memory
+ * for the guest wait this long, so that they are no faster than the
+ * emulated slow tier.
+ */
+uint64_t tier_emu_dma_delay_ns(MemoryRegion *mr, uint64_t len);
+
 /* vCPU life cycle (tcg_exec_realizefn/unrealizefn). */
 bool tier_emu_cpu_realize(CPUState *cpu, Error **errp);
 void tier_emu_cpu_unrealize(CPUState *cpu);

@@ -32,12 +32,23 @@ typedef struct HBalloonNode {
     int64_t last_update;    /* seconds since the Epoch, 0 = never */
 } HBalloonNode;
 
+/* What the exchange queue did, for query-hballoon-exchange. */
+typedef struct HBalloonExchangeCounters {
+    uint64_t requests;
+    uint64_t entries;
+    uint64_t copies;        /* entries copied one way, not swapped */
+    uint64_t bytes;         /* swapped, counting one side of each entry */
+    uint64_t host_ns;       /* host time spent swapping */
+    uint64_t delay_ns;      /* emulated slow-tier latency added */
+} HBalloonExchangeCounters;
+
 struct VirtIOHBalloon {
     VirtIODevice parent_obj;
 
     VirtQueue *ivq;
     VirtQueue *dvq;
     VirtQueue *svq;
+    VirtQueue *xvq;
     uint32_t num_nodes;
     HBalloonNode *nodes;
 
@@ -49,6 +60,14 @@ struct VirtIOHBalloon {
     QEMUTimer *stats_timer;
     VirtQueueElement *stats_elem;
     uint64_t nr_violations;     /* guest requests refused */
+
+    /* Exchange requests run in a bottom half, off the vCPU that kicked. */
+    QEMUBH *xchg_bh;
+    /* Swapped, used once the emulated latency has passed. */
+    VirtQueueElement *xchg_elem;
+    QEMUTimer *xchg_timer;
+    VMChangeStateEntry *xchg_vmstate;
+    HBalloonExchangeCounters xchg;
     uint64_t nr_discard_skipped; /* ranges kept because discard is off */
 };
 

@@ -15,6 +15,9 @@
  *   1 deflateq  driver -> device: struct virtio_hballoon_req + ranges
  *   2 statsq    driver -> device: struct virtio_hballoon_stat entries;
  *               the device returns the buffer to ask for fresh stats.
+ *   3 exchangeq driver -> device: struct virtio_hballoon_exchange_req,
+ *               then one device-writable status byte; only with
+ *               VIRTIO_HBALLOON_F_EXCHANGE.
  *
  * A request the device refuses (outside the node, unaligned, overlapping
  * what the device holds, ...) is not used: the device sets NEEDS_RESET.
@@ -35,11 +38,14 @@
 #define VIRTIO_HBALLOON_F_DEFLATE_ON_OOM	0
 /* node_id in the config space is an ACPI proximity domain. */
 #define VIRTIO_HBALLOON_F_ACPI_PXM		1
+/* The device swaps the contents of guest memory ranges for the driver. */
+#define VIRTIO_HBALLOON_F_EXCHANGE		2
 
 #define VIRTIO_HBALLOON_VQ_INFLATE	0
 #define VIRTIO_HBALLOON_VQ_DEFLATE	1
 #define VIRTIO_HBALLOON_VQ_STATS	2
-#define VIRTIO_HBALLOON_VQ_NUM		3
+#define VIRTIO_HBALLOON_VQ_EXCHANGE	3
+#define VIRTIO_HBALLOON_VQ_NUM		3	/* without F_EXCHANGE */
 
 /* Range addresses and lengths are bytes, multiples of 4 KiB. */
 #define VIRTIO_HBALLOON_PAGE_SHIFT	12
@@ -81,6 +87,43 @@ struct virtio_hballoon_req {
 	uint32_t nr_ranges;
 	struct virtio_hballoon_range ranges[];
 };
+
+/*
+ * Exchange: swap the contents of [addr_a, addr_a + len) and
+ * [addr_b, addr_b + len), or copy the first to the second; for example a
+ * hot page on a slow node and a cold page on a fast one whose mappings the
+ * driver then swaps.  Both ranges are 4 KiB aligned, lie within the
+ * memory of nodes the device manages, hold no ballooned page and do not
+ * overlap.  The device checks every entry of a
+ * request before it swaps anything, and swaps them in order; a request it
+ * refuses is not used (NEEDS_RESET), so the driver knows nothing was
+ * swapped.  The driver must keep the ranges from being accessed until the
+ * device has used the request.
+ */
+struct virtio_hballoon_exchange {
+	uint64_t addr_a;
+	uint64_t addr_b;
+	uint64_t len;
+};
+
+#define VIRTIO_HBALLOON_MAX_EXCHANGES	1024
+/* Most bytes one entry may swap on each side. */
+#define VIRTIO_HBALLOON_MAX_EXCHANGE_LEN	0x40000000UL	/* 1 GiB */
+
+struct virtio_hballoon_exchange_req {
+	uint32_t nr;
+	uint32_t flags;
+	struct virtio_hballoon_exchange x[];
+};
+
+/*
+ * Copy each addr_a range to its addr_b range instead of swapping them
+ * (migration: addr_b is a free page, addr_a must stay intact).
+ */
+#define VIRTIO_HBALLOON_EXCHANGE_F_COPY	1
+
+/* The status byte the device writes after the request. */
+#define VIRTIO_HBALLOON_EXCHANGE_OK	0
 
 #define VIRTIO_HBALLOON_S_MEMTOT	0	/* node memory, bytes */
 #define VIRTIO_HBALLOON_S_MEMFREE	1	/* free memory, bytes */
