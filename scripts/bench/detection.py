@@ -39,6 +39,10 @@ RUNS = int(os.environ.get('BENCH_RUNS') or os.environ.get('HT_BENCH_RUNS') or '3
 SHIFT_RUNS = int(os.environ.get('BENCH_SHIFT_RUNS', '1'))
 TIER_EMU = os.environ.get('HT_BENCH_TIER_EMU', '1') != '0'
 HPL = '/sys/kernel/mm/hplacement'
+XCHG_PARAMS = '/sys/module/virtio_hballoon/parameters'
+# Every guest has the device, so that all peers run on the same machine;
+# only HPlacement uses its exchange queue (folio_copier_begin()).
+DEVICE = ['-device', 'virtio-hballoon-pci,id=hb']
 DAMON = '/sys/kernel/mm/damon/admin'
 HZ = 100        # USER_HZ of /proc/*/stat
 
@@ -47,7 +51,8 @@ VMSTAT = ['hpl_sample_ns', 'hpl_classify_ns', 'hpl_migrate_ns', 'hpl_samples_fme
           'hpl_samples_smem', 'hpl_splits', 'hpl_merges', 'hpl_promotions',
           'hpl_exchanges', 'hpl_demotions', 'hpl_throttles', 'pgpromote_success',
           'pgdemote_kswapd', 'pgdemote_direct', 'pgmigrate_success',
-          'numa_hint_faults', 'numa_pte_updates', 'exchange_success']
+          'numa_hint_faults', 'numa_pte_updates', 'exchange_success',
+          'copier_swap', 'copier_copy', 'copier_fail']
 KTHREADS = ('khplacement', 'kdamond', 'kswapd', 'kcompactd')
 
 
@@ -173,18 +178,27 @@ class Damon(Peer):
 
 
 class HPlacement(Peer):
-    def __init__(self, budget):
+    def __init__(self, budget, host_copies=True):
         self.budget = budget
+        self.host_copies = host_copies
         self.name = f'hplacement-{budget}'
         self.label = f'HPlacement abit, budget {budget} ppm'
         if budget == 10000:
             self.label += ' (default)'
+        if not host_copies:
+            self.name += '-cpu'
+            self.label += ', guest CPU copies'
 
     def setup(self, g):
         if g.sh(f'test -d {HPL}')[0]:
             raise Unavailable('no /sys/kernel/mm/hplacement')
+        # The guests have virtio-hballoon: the host copies THPs and swaps
+        # exchange batches for khplacement unless exchange_offload=0.
+        offload = int(self.host_copies)
+        g.out(f'echo {offload} > {XCHG_PARAMS}/exchange_offload')
         g.out(f'echo {self.budget} > {HPL}/budget; echo 1 > {HPL}/enabled')
-        return {'budget_ppm': self.budget,
+        return {'budget_ppm': self.budget, 'host_copies': self.host_copies,
+                'exchange_min_kb': g.read(f'{XCHG_PARAMS}/exchange_min_kb'),
                 'stats': g.read(f'{HPL}/stats'),
                 'interval_ms': g.read(f'{HPL}/interval_ms'),
                 'headroom': g.read(f'{HPL}/headroom')}
@@ -202,7 +216,8 @@ class Oracle(Peer):
 
 def peers():
     return [NoManagement(), LinuxTiering(), Damon(), HPlacement(10000),
-            HPlacement(50000), HPlacement(200000), Oracle()]
+            HPlacement(10000, host_copies=False), HPlacement(50000),
+            HPlacement(200000), Oracle()]
 
 
 SNAP = (r'''snap() { cat /proc/uptime; head -1 /proc/stat; '''
@@ -280,7 +295,7 @@ def one_run(peer, duration, shift_at=None):
     """Boot, fill FMEM, set the peer up, run gups; returns the run's data."""
     args = ['--tcg-opts', 'tier-emulation=on'] if TIER_EMU else []
     with Guest(fmem=FMEM, smem=SMEM, cpus=2, run_vm_args=args,
-               boot_timeout=120) as g:
+               qemu_args=DEVICE, boot_timeout=120) as g:
         free = int(re.search(r'MemFree:\s+(\d+) kB', g.read(
             '/sys/devices/system/node/node0/meminfo')).group(1)) * 1024
         filler = max(free - FREE_FMEM, 0) // MiB
@@ -307,7 +322,13 @@ def one_run(peer, duration, shift_at=None):
                   '(while :; do sleep 1; snap; echo @@; done) > /tmp/sk & l=$!\n'
                   f'sleep {duration - 1}; snap > /tmp/s1; kill $l\n'
                   'wait $p; echo "rc $?"')
+        h0 = g.qmp.cmd('query-hballoon-exchange')
         out = g.out(script, timeout=duration * 4 + 300)
+        h1 = g.qmp.cmd('query-hballoon-exchange')
+        # What the host did for the guest (around the whole gups run).
+        run['host_exchange'] = {k: h1[k] - h0[k] for k in
+                                ('requests', 'entries', 'copies', 'bytes',
+                                 'host-ns', 'delay-ns')}
         run['gups_rc'] = int(re.search(r'rc (\d+)', out).group(1))
         lines = [json.loads(x) for x in g.out('cat /tmp/g.json').splitlines()
                  if x.startswith('{')]
@@ -574,7 +595,8 @@ def summary(res):
 
 
 COLORS = {'none': 'tab:gray', 'linux-tpp': 'tab:orange', 'damon': 'tab:green',
-          'hplacement-10000': 'tab:cyan', 'hplacement-50000': 'tab:purple',
+          'hplacement-10000': 'tab:cyan', 'hplacement-10000-cpu': 'tab:olive',
+          'hplacement-50000': 'tab:purple',
           'hplacement-200000': 'tab:blue',
           'oracle': 'black'}
 

@@ -9,7 +9,11 @@ No page may ever differ from what its writer last wrote; every racer must
 have acted; the exchange counters must agree with what was asked; the
 kernel log must stay clean.  With HT_KCONFIG=debug (make check KCONFIG=debug
 SUITES=integrity) the same runs on the KASAN/lockdep/DEBUG_VM kernel, and
-kmemleak is asked too.  A page corrupted on purpose must be caught."""
+kmemleak is asked too.  A page corrupted on purpose must be caught.
+The whole run is repeated with virtio-hballoon's exchange queue, where the
+host swaps exchanged folios and copies HPlacement's migrations (every size,
+exchange_min_kb=0): the same checks, and the host must have moved what the
+guest counts as moved by the copier."""
 import json
 import re
 import time
@@ -18,6 +22,7 @@ from ht import mmcheck, paths
 from ht.guest import Guest
 
 D = '/sys/kernel/mm/hplacement'
+PARAMS = '/sys/module/virtio_hballoon/parameters'
 DURATION = 30
 SIZE_MB = 64
 FILL_FREE = '16M'
@@ -36,7 +41,23 @@ def summary(out):
     return {}
 
 
-def integrity(t, g, debug):
+class Prefixed:
+    """Test points of the run through the host, named apart."""
+
+    def __init__(self, t, prefix):
+        self.t, self.prefix = t, prefix
+
+    def ok(self, cond, name, *a, **kw):
+        return self.t.ok(cond, self.prefix + name, *a, **kw)
+
+    def eq(self, got, want, name, *a, **kw):
+        return self.t.eq(got, want, self.prefix + name, *a, **kw)
+
+    def diag(self, msg):
+        return self.t.diag(self.prefix + msg)
+
+
+def integrity(t, g, debug, host=False):
     dmesg = g.out('dmesg')
     if debug:
         t.ok('KernelAddressSanitizer initialized' in dmesg and
@@ -45,6 +66,9 @@ def integrity(t, g, debug):
              'debug kernel: KASAN, lockdep and kmemleak are on')
     g.out(f'echo 500000 > {D}/budget; echo 100 > {D}/interval_ms; '
           f'echo {HEADROOM} > {D}/headroom')
+    if host:
+        g.out(f'echo 0 > {PARAMS}/exchange_min_kb')
+        h0 = g.qmp.cmd('query-hballoon-exchange')
     v0 = g.vmstat()
     t0 = time.monotonic()
     # HPlacement starts once the buffer is placed (the tool's first stderr
@@ -77,8 +101,19 @@ def integrity(t, g, debug):
                                              'hpl_exchange', 'hpl_demot',
                                              'hpl_sample', 'hpl_classify',
                                              'hpl_migrate', 'hpl_throttles',
-                                             'thp_split',
+                                             'thp_split', 'copier_',
                                              'thp_collapse', 'pgmigrate_s'))}))
+    if host:
+        h1 = g.qmp.cmd('query-hballoon-exchange')
+        dh = {k: h1[k] - h0[k] for k in ('requests', 'entries', 'copies')}
+        t.diag(f'host counters: {dh}')
+        t.ok(d.get('copier_swap', 0) > 0 and d.get('copier_copy', 0) > 0 and
+             d.get('copier_fail', -1) == 0,
+             'the host swapped exchanged folios and copied migrated ones, '
+             'no copier failure', {k: d.get(k) for k in d if k.startswith('copier')})
+        t.ok(dh['entries'] == d['copier_swap'] + d['copier_copy'] and
+             dh['copies'] == d['copier_copy'],
+             'query-hballoon-exchange counts what the guest counts', (dh, d))
 
     t.ok(rc == 0 and s.get('corruptions') == 0,
          'no corruption: every page always held what its writer last wrote '
@@ -173,3 +208,6 @@ def run(t):
     with Guest(fmem='512M', boot_timeout=180 if debug else 60) as g:
         integrity(t, g, debug)
         injected(t, g)
+    with Guest(fmem='512M', boot_timeout=180 if debug else 60,
+               qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
+        integrity(Prefixed(t, 'host: '), g, debug, host=True)
