@@ -172,6 +172,7 @@ def run(t):
     file_pages(t)
     balloon_demotion(t)
     balloon_link(t)
+    host_copies(t)
     check_pebs(t)
 
 
@@ -289,6 +290,39 @@ def exchange_when_full(t, thp=False):
              f'{what}: nr_isolated_* back to 0', iso)
         bad = mmcheck.bad_log(g)
         t.ok(not bad, f'{what}: kernel log clean', '\n'.join(bad[:40]))
+
+
+def host_copies(t):
+    """At the default budget (1 % of a vCPU) with virtio-hballoon, the host
+    copies the THPs that HPlacement promotes (khplacement only waits for
+    it): the hot set, THPs first touched on SMEM, reaches FMEM, and the
+    host counts the copies the guest counts."""
+    with Guest(qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
+        t.eq(g.read(THP).split('[')[1].split(']')[0], 'always',
+             'host copies: THP always')
+        v0, h0 = g.vmstat(), g.qmp.cmd('query-hballoon-exchange')
+        g.out(f'echo 1 > {D}/enabled')
+        rc, out, fast, slow = gups_fracs(g, 30, 300)
+        g.out(f'echo 0 > {D}/enabled; sleep 1')
+        v1, h1 = g.vmstat(), g.qmp.cmd('query-hballoon-exchange')
+        d = {k: v1[k] - v0[k] for k in v1 if k.startswith(('hpl_', 'copier_'))}
+        dh = {k: h1[k] - h0[k] for k in ('requests', 'entries', 'copies')}
+        t.diag(f'host copies: hot set node 0 share per interval {fast}')
+        t.diag(f'host copies: counter deltas {d}, host {dh}')
+        first = next((i + 1 for i, f in enumerate(fast) if f >= 0.9), None)
+        t.ok(rc == 0 and first is not None and fast[-1] >= 0.9,
+             f'host copies, budget 1 %: >= 90 % of the hot set on node 0 '
+             f'(after {first} s)', out[-2000:])
+        # 32 MiB of THPs: 16 copies, and the host did them.
+        t.ok(d['copier_copy'] >= 14 and d['copier_fail'] == 0 and
+             dh['copies'] == d['copier_copy'],
+             'host copies: the host copied the promoted THPs '
+             '(copier_copy, query-hballoon-exchange copies)', (d, dh))
+        iso = mmcheck.isolated(g)
+        t.ok(len(iso) == 2 and not any(iso.values()),
+             'host copies: nr_isolated_* back to 0', iso)
+        bad = mmcheck.bad_log(g)
+        t.ok(not bad, 'host copies: kernel log clean', '\n'.join(bad[:40]))
 
 
 def idle_buffer(g, node, size, tag):
