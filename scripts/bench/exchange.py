@@ -4,7 +4,9 @@
 demotion with move_pages(2)): pages moved per second and TLB flushes, with
 free FMEM and with FMEM full (filled to its watermark).  guest-tools/xchgbench
 does the work; the TLB flushes are the tlb:tlb_flush trace events of the
-timed part, by reason."""
+timed part, by reason.  Exchange runs twice: contents swapped by the guest
+CPU (virtio_hballoon.exchange_offload=0) and by the host through
+virtio-hballoon's exchange queue, whose host time is reported too."""
 import json
 import os
 import re
@@ -17,14 +19,17 @@ MiB = 1 << 20
 PAGES = int(os.environ.get('HT_BENCH_XCHG_PAGES', '8192'))    # 32 MiB each way
 RUNS = int(os.environ.get('BENCH_RUNS') or os.environ.get('HT_BENCH_RUNS') or '3')
 T = '/sys/kernel/tracing'
+PARAMS = '/sys/module/virtio_hballoon/parameters'
 # (name, FMEM full?, xchgbench arguments)
 CASES = [
     ('exchange, 8 pairs/write', False, '--method exchange --step 8'),
     ('exchange, 512 pairs/write', False, '--method exchange --step 512'),
+    ('exchange via host, 512 pairs/write', False, '--method exchange --step 512'),
     ('migrate, 8+8 pages/call', False, '--method migrate --step 8'),
     ('migrate, 512+512 pages/call', False, '--method migrate --step 512'),
     ('exchange, 8 pairs/write', True, '--method exchange --step 8'),
     ('exchange, 512 pairs/write', True, '--method exchange --step 512'),
+    ('exchange via host, 512 pairs/write', True, '--method exchange --step 512'),
     ('migrate, 8+8 pages/call', True, '--method migrate --step 8 --demote-first'),
     ('migrate, 512+512 pages/call', True,
      '--method migrate --step 512 --demote-first'),
@@ -46,15 +51,20 @@ def tlb_counts(g):
     return got
 
 
-def one(g, args, full):
-    g.out(f'echo > {T}/trace')
+def one(g, args, full, host):
+    g.out(f'echo {int(host)} > {PARAMS}/exchange_offload; '
+          f'echo 0 > {PARAMS}/exchange_min_kb; echo > {T}/trace')
     cmd = f'xchgbench --pages {PAGES} --trace-tlb {args}'
     if full:
         cmd += ' --fill-fmem 0'
+    h0 = g.qmp.cmd('query-hballoon-exchange')
     out = g.out(cmd, timeout=600)
+    h1 = g.qmp.cmd('query-hballoon-exchange')
     r = json.loads(out.strip().splitlines()[-1])
     r['tlb'] = tlb_counts(g)
     r['command'] = cmd
+    keys = ('requests', 'entries', 'bytes', 'host-ns', 'delay-ns')
+    r['host'] = {k: h1[k] - h0[k] for k in keys}
     return r
 
 
@@ -64,7 +74,8 @@ def main():
            'fmem': '512M', 'smem': '1G', 'cases': []}
     todo = len(CASES) * RUNS
     progress('booting the guest (FMEM 512M, SMEM 1G)')
-    with Guest(fmem='512M', smem='1G', boot_timeout=120) as g:
+    with Guest(fmem='512M', smem='1G', boot_timeout=120,
+               qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
         g.out(f'mount -t tracefs nodev {T} 2>/dev/null; '
               f'echo 0 > {T}/tracing_on; echo 8192 > {T}/buffer_size_kb; '
               f'echo 1 > {T}/events/tlb/tlb_flush/enable')
@@ -74,7 +85,7 @@ def main():
             for i in range(RUNS):
                 progress(f'{name}, {"FMEM full" if full else "free FMEM"}: '
                          f'run {i + 1}/{RUNS} ({done}/{todo} done)')
-                runs.append(one(g, args, full))
+                runs.append(one(g, args, full, 'via host' in name))
                 done += 1
             res['cases'].append({
                 'name': name, 'fmem_full': full, 'args': args,
@@ -89,6 +100,10 @@ def main():
                 'ipis_sent': common.summary([r['tlb']['ipi_sent'] for r in runs]),
                 'pairs_moved': common.summary([r['pairs_moved'] for r in runs]),
                 'corrupt_pages': sum(r['corrupt_pages'] for r in runs),
+                'host_ms': common.summary([r['host']['host-ns'] / 1e6
+                                           for r in runs]),
+                'host_pairs': common.summary([r['host']['entries']
+                                              for r in runs]),
                 'runs': runs})
             c = res['cases'][-1]
             progress(f'  {c["pages_moved_per_s"]["median"]:.0f} pages/s, '
@@ -109,7 +124,7 @@ def main():
             step = c['args'].split('--step ')[1].split()[0]
             m = next((m for m in mig if f'--step {step}' in m['args']), None)
             if m and rate(m):
-                same[step] = rate(c) / rate(m)
+                same[c['name']] = rate(c) / rate(m)
         res['ratios'][key] = {
             'exchange_over_best_migrate': rate(x) / rate(best),
             'best_exchange': x['name'], 'best_migrate': best['name'],
@@ -128,8 +143,8 @@ def summary(res):
     lines = [f'{res["pages_each_way"]} pages each way (4 KiB, anonymous), '
              'TCG guest: absolute rates are emulated-guest rates.', '',
              '| case | FMEM (free MiB) | pages/s (min-max) | TLB flushes: '
-             'single page + full | IPIs | pairs moved |',
-             '|---|---|---|---|---|---|']
+             'single page + full | IPIs | pairs moved | host ms (pairs) |',
+             '|---|---|---|---|---|---|---|']
     for c in res['cases']:
         p = c['pages_moved_per_s']
         lines.append(f'| {c["name"]} | {"full" if c["fmem_full"] else "free"} '
@@ -138,10 +153,12 @@ def summary(res):
                      f'| {fmt(c["tlb_page_flushes"]["median"])} + '
                      f'{fmt(c["tlb_full_flushes"]["median"])} '
                      f'| {fmt(c["ipis_sent"]["median"])} '
-                     f'| {fmt(c["pairs_moved"]["median"])} |')
+                     f'| {fmt(c["pairs_moved"]["median"])} '
+                     f'| {fmt(c["host_ms"]["median"])} '
+                     f'({fmt(c["host_pairs"]["median"])}) |')
     lines.append('')
     for k, r in res['ratios'].items():
-        same = ', '.join(f'{step} pairs {v:.2f}x' for step, v in
+        same = ', '.join(f'{name} {v:.2f}x' for name, v in
                          r['exchange_over_same_step_migrate'].items())
         lines.append(f'- {k.replace("_", " ")}: best exchange ({r["best_exchange"]}) '
                      f'/ best paired migration ({r["best_migrate"]}) = '
