@@ -383,21 +383,17 @@ int folio_copier_copy(struct folio *dst, struct folio *src)
 
 /*
  * Swap the contents of the frozen pairs: what the copier does not, the CPU
- * does.
+ * does.  @fa and @fb have room for @nr folios, or are NULL.
  */
 static void exchange_swap_contents(struct folio_exchange *pairs,
-				   unsigned int nr, unsigned int frozen)
+				   unsigned int nr, struct folio **fa,
+				   struct folio **fb)
 {
-	struct folio **fa = NULL, **fb = NULL;
 	unsigned int i, n = 0;
 	int done = 0;
 
 	down_read(&folio_copier_sem);
-	if (folio_copier && folio_copier->exchange) {
-		fa = kmalloc_array(frozen, sizeof(*fa), GFP_KERNEL);
-		fb = kmalloc_array(frozen, sizeof(*fb), GFP_KERNEL);
-	}
-	if (fa && fb) {
+	if (fa && fb && folio_copier && folio_copier->exchange) {
 		for (i = 0; i < nr; i++) {
 			if (!pairs[i].frozen)
 				continue;
@@ -412,8 +408,6 @@ static void exchange_swap_contents(struct folio_exchange *pairs,
 		done = clamp(done, 0, (int)n);
 	}
 	up_read(&folio_copier_sem);
-	kfree(fb);
-	kfree(fa);
 
 	/* The copier swapped the first done frozen pairs. */
 	for (i = 0; i < nr; i++) {
@@ -553,6 +547,7 @@ out:
  */
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 {
+	struct folio **fa = NULL, **fb = NULL;
 	unsigned int i, frozen = 0;
 	bool locked = false;
 	int done = 0;
@@ -576,6 +571,16 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 	if (!locked)
 		return 0;
 
+	/*
+	 * The copier takes the batch as arrays; allocated before anything is
+	 * frozen (no allocation with reference counts frozen), and only
+	 * a speedup: without them the CPU swaps.
+	 */
+	if (READ_ONCE(folio_copier)) {
+		fa = kmalloc_array(nr, sizeof(*fa), GFP_KERNEL | __GFP_NOWARN);
+		fb = kmalloc_array(nr, sizeof(*fb), GFP_KERNEL | __GFP_NOWARN);
+	}
+
 	/* One TLB flush for every mapping the batch has cleared. */
 	try_to_unmap_flush();
 	count_vm_event(EXCHANGE_TLB_FLUSH);
@@ -594,8 +599,8 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 		}
 	}
 	if (!frozen)
-		return 0;
-	exchange_swap_contents(pairs, nr, frozen);
+		goto out;
+	exchange_swap_contents(pairs, nr, fa, fb);
 	for (i = 0; i < nr; i++) {
 		struct folio_exchange *x = &pairs[i];
 
@@ -605,6 +610,9 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 		done++;
 	}
 	exchange_count(0, done);
+out:
+	kfree(fb);
+	kfree(fa);
 	return done;
 }
 
