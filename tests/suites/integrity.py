@@ -15,6 +15,7 @@ host swaps exchanged folios and copies HPlacement's migrations (every size,
 exchange_min_kb=0): the same checks, and the host must have moved what the
 guest counts as moved by the copier."""
 import json
+import os
 import re
 import time
 
@@ -214,6 +215,56 @@ def injected(t, g):
          '(self-test), exit 1', out[-3000:])
 
 
+def migration(t, debug):
+    """The racing run through the host, saved to a file (a live migration:
+    the guest runs while its RAM is copied) half way and finished by a new
+    QEMU: the pages the host swapped and copied during the migration must
+    reach the destination (dma_memory_unmap() marks them dirty), and a
+    request waiting for its emulated latency is completed at the stop."""
+    dev = ['-device', 'virtio-hballoon-pci,id=hb']
+    kw = dict(fmem='512M', smem='1G', boot_timeout=180 if debug else 60,
+              qemu_args=dev)
+    args = ARGS.replace(f'--size {SIZE_MB}M', '--size 32M')
+    with Guest(**kw, run_vm_args=['--tcg-opts', 'tier-emulation=on']) as g:
+        g.out(f'echo 0 > {PARAMS}/exchange_min_kb; '
+              f'echo 500000 > {D}/budget; echo 100 > {D}/interval_ms; '
+              f'echo {HEADROOM} > {D}/headroom')
+        g.out(f'integrity {args} --duration 20 >/tmp/i.out 2>/tmp/i.err & '
+              f'echo $! > /tmp/i.pid; '
+              f'while ! grep -q setup /tmp/i.err; do sleep 0.1; done; '
+              f'echo 1 > {D}/enabled', timeout=120)
+        time.sleep(6)
+        v0 = g.vmstat()
+        state = g.dir + '.migration'
+        g.migrate_to_file(state)
+        h = g.qmp.cmd('query-hballoon-exchange')
+    t.diag(f'migration: source host counters {h}')
+    with Guest(**kw, run_vm_args=['--tcg-opts', 'tier-emulation=on'],
+               incoming=state) as g:
+        rc, out = g.sh('p=$(cat /tmp/i.pid); while kill -0 $p 2>/dev/null; '
+                       'do sleep 0.5; done; cat /tmp/i.err /tmp/i.out',
+                       timeout=600)
+        g.out(f'echo 0 > {D}/enabled')
+        v1 = g.vmstat()
+        h1 = g.qmp.cmd('query-hballoon-exchange')
+        s = summary(out)
+        d = {k: v1[k] - v0.get(k, 0) for k in v1 if k.startswith('copier')}
+        t.diag(f'migration: destination host counters {h1}, guest copier '
+               f'deltas after the save {d}')
+        t.ok(h['entries'] > 0 and h1['entries'] > 0 and
+             d.get('copier_fail', 1) == 0,
+             'migration: the host moved pages before and after the save, '
+             'no copier failure', (h, h1, d))
+        t.ok(s.get('corruptions') == 0 and s.get('errors') == 0 and
+             s.get('final_verified', 0) > 0,
+             'migration: no corruption across the live migration: every page '
+             'held what its writer last wrote, to the final pass',
+             s.get('first_corruption') or out[-3000:])
+        bad = mmcheck.bad_log(g)
+        t.ok(not bad, 'migration: kernel log clean', '\n'.join(bad[:40]))
+    os.unlink(state)
+
+
 def run(t):
     debug = paths.KCONFIG == 'debug'
     with Guest(fmem='512M', boot_timeout=180 if debug else 60) as g:
@@ -222,3 +273,4 @@ def run(t):
     with Guest(fmem='512M', boot_timeout=180 if debug else 60,
                qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
         integrity(Prefixed(t, 'host: '), g, debug, host=True)
+    migration(t, debug)
