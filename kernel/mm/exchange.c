@@ -298,13 +298,25 @@ static void exchange_deferred(struct folio *folio, bool *queued,
 }
 
 /*
- * A device that moves contents for the CPU, used by the task between
- * folio_copier_begin() and folio_copier_end(): exchange_folios() from any
- * task, migration copies only from that task.
+ * A device that moves contents for the CPU: exchange_folios() uses it from
+ * any task, migration copies only from the tasks between
+ * folio_copier_begin() and folio_copier_end().
  */
 static DECLARE_RWSEM(folio_copier_sem);
 static struct folio_copier *folio_copier;
-static struct task_struct *folio_copier_task;
+/* The tasks whose migrations may use it: a daemon or two, not many. */
+#define FOLIO_COPIER_TASKS	4
+static struct task_struct *folio_copier_tasks[FOLIO_COPIER_TASKS];
+
+static bool folio_copier_task(void)
+{
+	int i;
+
+	for (i = 0; i < FOLIO_COPIER_TASKS; i++)
+		if (READ_ONCE(folio_copier_tasks[i]) == current)
+			return true;
+	return false;
+}
 
 /**
  * folio_copier_register - let a device move folio contents for the CPU
@@ -336,22 +348,34 @@ void folio_copier_unregister(struct folio_copier *c)
 }
 EXPORT_SYMBOL_GPL(folio_copier_unregister);
 
-/*
+/**
  * folio_copier_begin - let the copier copy for this task's migrations
  *
- * One task at a time, such as a tiering daemon: the copy waits for the
+ * For a few tasks, such as a tiering daemon: the copy waits for the
  * device, which would add latency to other migrations (faults, compaction)
  * that do not care about CPU time.
+ *
+ * Return: true, or false if FOLIO_COPIER_TASKS tasks have begun already.
  */
-void folio_copier_begin(void)
+bool folio_copier_begin(void)
 {
-	cmpxchg(&folio_copier_task, NULL, current);
+	int i;
+
+	if (folio_copier_task())
+		return true;
+	for (i = 0; i < FOLIO_COPIER_TASKS; i++)
+		if (!cmpxchg(&folio_copier_tasks[i], NULL, current))
+			return true;
+	return false;
 }
 EXPORT_SYMBOL_GPL(folio_copier_begin);
 
 void folio_copier_end(void)
 {
-	cmpxchg(&folio_copier_task, current, NULL);
+	int i;
+
+	for (i = 0; i < FOLIO_COPIER_TASKS; i++)
+		cmpxchg(&folio_copier_tasks[i], current, NULL);
 }
 EXPORT_SYMBOL_GPL(folio_copier_end);
 
@@ -368,7 +392,7 @@ int folio_copier_copy(struct folio *dst, struct folio *src)
 {
 	int err = -EOPNOTSUPP;
 
-	if (READ_ONCE(folio_copier_task) != current)
+	if (!folio_copier_task())
 		return err;
 	down_read(&folio_copier_sem);
 	if (folio_copier && folio_copier->copy_folio)

@@ -3,11 +3,13 @@
  * KUnit tests of exchange_folios() on real anonymous memory of the test's
  * own mm (kunit_vm_mmap()): contents and mappings swapped crosswise, data
  * seen through the mappings unchanged, references given back, and the
- * refusals leaving everything as it was.
+ * refusals leaving everything as it was.  A fake folio copier checks what
+ * a device is handed and that the CPU swaps what the copier did not.
  */
 
 #include <kunit/test.h>
 #include <linux/exchange.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/migrate.h>
@@ -203,11 +205,139 @@ static void xt_test_twice(struct kunit *test)
 	xt_expect_untouched(test, &x, 2);
 }
 
+/* A folio copier that swaps the first @swap_first pairs, or fails. */
+struct xt_copier {
+	struct folio_copier c;
+	int swap_first;
+	int ret;		/* < 0: fail with it */
+	int calls;
+	unsigned int last_nr;
+	bool all_frozen;	/* every folio handed over frozen, unmapped */
+	int copies;
+};
+
+static void xt_swap_page(struct folio *a, struct folio *b)
+{
+	u8 *pa = kmap_local_folio(a, 0), *pb = kmap_local_folio(b, 0);
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE; i++)
+		swap(pa[i], pb[i]);
+	kunmap_local(pb);
+	kunmap_local(pa);
+}
+
+static int xt_copier_exchange(struct folio_copier *c, struct folio **a,
+			      struct folio **b, unsigned int nr)
+{
+	struct xt_copier *xc = container_of(c, struct xt_copier, c);
+	unsigned int i, n;
+
+	xc->calls++;
+	xc->last_nr = nr;
+	for (i = 0; i < nr; i++)
+		xc->all_frozen &= !folio_ref_count(a[i]) &&
+				  !folio_ref_count(b[i]) &&
+				  !folio_mapped(a[i]) && !folio_mapped(b[i]);
+	if (xc->ret < 0)
+		return xc->ret;
+	n = min_t(unsigned int, nr, xc->swap_first);
+	for (i = 0; i < n; i++)
+		xt_swap_page(a[i], b[i]);
+	return n;
+}
+
+static int xt_copier_copy(struct folio_copier *c, struct folio *dst,
+			  struct folio *src)
+{
+	struct xt_copier *xc = container_of(c, struct xt_copier, c);
+
+	xc->copies++;
+	return xc->ret;
+}
+
+static void xt_copier_init(struct kunit *test, struct xt_copier *xc,
+			   int swap_first, int ret)
+{
+	*xc = (struct xt_copier){ .swap_first = swap_first, .ret = ret,
+				  .all_frozen = true };
+	xc->c.exchange = xt_copier_exchange;
+	xc->c.copy_folio = xt_copier_copy;
+	/* A device (virtio-hballoon) may hold the place. */
+	if (folio_copier_register(&xc->c))
+		kunit_skip(test, "another folio copier is registered");
+}
+
+/*
+ * Four pairs in one batch reach the copier at once, frozen and unmapped;
+ * what it swaps (all, the first one, none after a failure), plus what the
+ * CPU swaps after it, leaves every address reading its own data.
+ */
+static void xt_test_copier(struct kunit *test)
+{
+	static const int cases[][2] = { { 4, 0 }, { 1, 0 }, { 4, -EIO } };
+	struct folio_exchange p[4] = {};
+	struct xt_copier xc;
+	unsigned int c;
+	struct xt x;
+	int i;
+
+	for (c = 0; c < ARRAY_SIZE(cases); c++) {
+		xt_copier_init(test, &xc, cases[c][0], cases[c][1]);
+		KUNIT_ASSERT_EQ(test, xt_init(test, &x), 0);
+		xt_isolate(test, &x, XT_PAGES);
+		for (i = 0; i < 4; i++) {
+			p[i].a = x.folio[2 * i];
+			p[i].b = x.folio[2 * i + 1];
+		}
+		KUNIT_EXPECT_EQ(test, exchange_folios(p, 4), 4);
+		folio_copier_unregister(&xc.c);
+		xt_putback(&x);
+		KUNIT_EXPECT_EQ(test, xc.calls, 1);
+		KUNIT_EXPECT_EQ(test, xc.last_nr, 4U);
+		KUNIT_EXPECT_TRUE(test, xc.all_frozen);
+		for (i = 0; i < XT_PAGES; i++) {
+			KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, i),
+					    x.folio[i ^ 1]);
+			KUNIT_EXPECT_EQ(test, xt_read(&x, i), i + 1);
+			KUNIT_EXPECT_EQ(test, folio_ref_count(x.folio[i]),
+					x.ref[i]);
+		}
+	}
+}
+
+/* Migration copies go to the copier only inside folio_copier_begin/end. */
+static void xt_test_copier_copy(struct kunit *test)
+{
+	struct folio *src, *dst;
+	struct xt_copier xc;
+
+	xt_copier_init(test, &xc, 0, 0);
+	src = folio_alloc(GFP_KERNEL, 0);
+	dst = folio_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	KUNIT_EXPECT_EQ(test, folio_copier_copy(dst, src), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, xc.copies, 0);
+	KUNIT_EXPECT_TRUE(test, folio_copier_begin());
+	KUNIT_EXPECT_EQ(test, folio_copier_copy(dst, src), 0);
+	xc.ret = -EIO;
+	KUNIT_EXPECT_EQ(test, folio_copier_copy(dst, src), -EIO);
+	folio_copier_end();
+	KUNIT_EXPECT_EQ(test, folio_copier_copy(dst, src), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, xc.copies, 2);
+	folio_copier_unregister(&xc.c);
+	folio_put(dst);
+	folio_put(src);
+}
+
 static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_swap),
 	KUNIT_CASE(xt_test_busy),
 	KUNIT_CASE(xt_test_type),
 	KUNIT_CASE(xt_test_twice),
+	KUNIT_CASE(xt_test_copier),
+	KUNIT_CASE(xt_test_copier_copy),
 	{}
 };
 

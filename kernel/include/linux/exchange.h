@@ -58,7 +58,7 @@ struct folio_copier {
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr);
 int folio_copier_register(struct folio_copier *c);
 void folio_copier_unregister(struct folio_copier *c);
-void folio_copier_begin(void);
+bool folio_copier_begin(void);
 void folio_copier_end(void);
 int folio_copier_copy(struct folio *dst, struct folio *src);
 #else
@@ -81,8 +81,9 @@ static inline void folio_copier_unregister(struct folio_copier *c)
 {
 }
 
-static inline void folio_copier_begin(void)
+static inline bool folio_copier_begin(void)
 {
+	return false;
 }
 
 static inline void folio_copier_end(void)
