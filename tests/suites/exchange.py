@@ -93,8 +93,23 @@ def through_host(t):
         t.ok(not bad, 'host: kernel log clean', '\n'.join(bad[:40]))
 
 
+def host_off(t):
+    """exchange=off: the device offers no exchange queue, the CPU swaps."""
+    with Guest(qemu_args=['-device', 'virtio-hballoon-pci,id=hb,exchange=off']) as g:
+        v0 = g.vmstat()
+        r = json.loads(g.out('xchgbench --method exchange --pages 512 --step 512',
+                             timeout=300).strip().splitlines()[-1])
+        d = {k: g.vmstat()[k] - v0[k] for k in ('copier_swap', 'exchange_success')}
+        h = host_counts(g)
+        t.ok(not h['enabled'] and h['requests'] == 0 and d['copier_swap'] == 0 and
+             d['exchange_success'] == 512 and r['corrupt_pages'] == 0,
+             'exchange=off: not negotiated, 512 pairs swapped by the CPU',
+             (h, d, r))
+
+
 def run(t):
     through_host(t)
+    host_off(t)
     with Guest() as g:
         vmstat = g.read('/proc/vmstat')
         names = {line.split()[0] for line in vmstat.splitlines() if line}
