@@ -27,6 +27,7 @@
 #include "exec/memory.h"
 #include "exec/ramblock.h"
 #include "exec/address-spaces.h"
+#include "block/thread-pool.h"
 #include "system/dma.h"
 #include "system/numa.h"
 #include "system/runstate.h"
@@ -232,16 +233,33 @@ static void hballoon_handle_output(VirtIODevice *vdev, VirtQueue *vq)
 /*
  * Exchange: the driver unmaps a hot page of a slow node and a cold page of
  * a fast node and asks us to swap their contents, which costs the guest no
- * CPU time.  Requests run in a bottom half, so the vCPU that kicked goes on
- * (and its kernel waits asleep); under tier emulation the request is used
- * only after the latency the guest's CPU would have paid for the slow
- * lines, so that the offload is not faster than the emulated memory.
+ * CPU time.  A bottom half checks and maps a request and hands the data
+ * to a worker thread, so that neither the vCPU that kicked nor anything
+ * that needs the BQL (other vCPUs' MMIO) waits for the copy; the guest's
+ * thread sleeps until the interrupt.  Under tier emulation the request is
+ * used only after the latency the guest's CPU would have paid for the
+ * slow lines, so that the offload is not faster than the emulated memory.
  */
 
 typedef struct HBalloonExchange {
     HBalloonNode *na, *nb;
     uint64_t addr_a, addr_b, len;
+    void *ha, *hb;              /* mapped */
+    dma_addr_t la, lb;
 } HBalloonExchange;
+
+struct HBalloonXchgReq {
+    VirtIOHBalloon *s;
+    VirtQueueElement *elem;
+    HBalloonExchange *x;
+    uint32_t nr;
+    bool copy;
+    uint8_t status;
+    uint64_t bytes, delay_ns;
+    int64_t host_ns;            /* written by the worker */
+    bool worker_done;           /* atomic */
+    bool finished;              /* unmapped, elem passed on or dropped */
+};
 
 /* The node whose memory holds all of [addr, addr + len), else NULL. */
 static HBalloonNode *hballoon_xchg_node(VirtIOHBalloon *s, uint64_t addr,
@@ -296,47 +314,6 @@ static const char *hballoon_xchg_check(VirtIOHBalloon *s, HBalloonExchange *x)
     return err;
 }
 
-static void hballoon_swap_words(uint64_t *a, uint64_t *b, size_t len)
-{
-    for (size_t i = 0; i < len / sizeof(uint64_t); i++) {
-        uint64_t t = a[i];
-
-        a[i] = b[i];
-        b[i] = t;
-    }
-}
-
-/*
- * Swap one checked entry through the DMA API, which marks both ranges
- * dirty for migration and drops translated code from them.
- */
-static bool hballoon_xchg_one(HBalloonExchange *x, bool copy)
-{
-    AddressSpace *as = &address_space_memory;
-    dma_addr_t la = x->len, lb = x->len;
-    void *a, *b;
-    bool ok;
-
-    a = dma_memory_map(as, x->addr_a, &la, DMA_DIRECTION_FROM_DEVICE,
-                       MEMTXATTRS_UNSPECIFIED);
-    b = dma_memory_map(as, x->addr_b, &lb, DMA_DIRECTION_FROM_DEVICE,
-                       MEMTXATTRS_UNSPECIFIED);
-    ok = a && b && la == x->len && lb == x->len;
-    if (ok && copy) {
-        memcpy(b, a, x->len);
-    } else if (ok) {
-        hballoon_swap_words(a, b, x->len);
-    }
-    if (b) {
-        dma_memory_unmap(as, b, lb, DMA_DIRECTION_FROM_DEVICE, ok ? lb : 0);
-    }
-    if (a) {
-        dma_memory_unmap(as, a, la, DMA_DIRECTION_FROM_DEVICE,
-                         ok && !copy ? la : 0);
-    }
-    return ok;
-}
-
 /* Slow-tier latency the guest CPU would have paid to swap or copy @x. */
 static uint64_t hballoon_xchg_delay_ns(const HBalloonExchange *x, bool copy)
 {
@@ -349,46 +326,43 @@ static uint64_t hballoon_xchg_delay_ns(const HBalloonExchange *x, bool copy)
 }
 
 /*
- * Check every entry, then swap them in order.  Returns false after a
- * protocol violation, when nothing was swapped.
+ * Parse and check every entry of a request.  Returns NULL after a protocol
+ * violation (nothing mapped, nothing moved).
  */
-static bool hballoon_handle_xchg(VirtIOHBalloon *s, VirtQueueElement *elem,
-                                 uint64_t *delay_ns)
+static HBalloonXchgReq *hballoon_xchg_parse(VirtIOHBalloon *s,
+                                            VirtQueueElement *elem)
 {
-    struct virtio_hballoon_exchange_req req;
+    struct virtio_hballoon_exchange_req hdr;
     struct virtio_hballoon_exchange e;
     size_t size = iov_size(elem->out_sg, elem->out_num);
     g_autofree HBalloonExchange *x = NULL;
     const char *err = NULL;
-    uint8_t status = VIRTIO_HBALLOON_EXCHANGE_OK;
-    uint64_t t0, bytes = 0;
+    HBalloonXchgReq *req;
     uint32_t nr, flags, i = 0;
-    bool copy;
 
-    if (iov_to_buf(elem->out_sg, elem->out_num, 0, &req, sizeof(req)) !=
-        sizeof(req)) {
+    if (iov_to_buf(elem->out_sg, elem->out_num, 0, &hdr, sizeof(hdr)) !=
+        sizeof(hdr)) {
         err = "request too short";
         goto violation;
     }
-    nr = le32_to_cpu(req.nr);
-    flags = le32_to_cpu(req.flags);
-    copy = flags & VIRTIO_HBALLOON_EXCHANGE_F_COPY;
+    nr = le32_to_cpu(hdr.nr);
+    flags = le32_to_cpu(hdr.flags);
     if (flags & ~VIRTIO_HBALLOON_EXCHANGE_F_COPY) {
         err = "unknown flags";
         goto violation;
     }
     if (!nr || nr > VIRTIO_HBALLOON_MAX_EXCHANGES ||
-        size != sizeof(req) + (size_t)nr * sizeof(e)) {
+        size != sizeof(hdr) + (size_t)nr * sizeof(e)) {
         err = "bad number of entries";
         goto violation;
     }
-    if (iov_size(elem->in_sg, elem->in_num) < sizeof(status)) {
+    if (iov_size(elem->in_sg, elem->in_num) < 1) {
         err = "no status byte";
         goto violation;
     }
     x = g_new0(HBalloonExchange, nr);
     for (i = 0; i < nr; i++) {
-        iov_to_buf(elem->out_sg, elem->out_num, sizeof(req) + i * sizeof(e),
+        iov_to_buf(elem->out_sg, elem->out_num, sizeof(hdr) + i * sizeof(e),
                    &e, sizeof(e));
         x[i].addr_a = le64_to_cpu(e.addr_a);
         x[i].addr_b = le64_to_cpu(e.addr_b);
@@ -398,55 +372,177 @@ static bool hballoon_handle_xchg(VirtIOHBalloon *s, VirtQueueElement *elem,
             goto violation;
         }
     }
-    trace_virtio_hballoon_exchange(nr, copy);
-    t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    *delay_ns = 0;
-    for (i = 0; i < nr; i++) {
-        if (!hballoon_xchg_one(&x[i], copy)) {
-            /* Checked above; only a racing memory unplug gets here. */
-            error_report("virtio-hballoon: cannot map exchange range "
-                         "0x%" PRIx64 "/0x%" PRIx64 "+0x%" PRIx64,
-                         x[i].addr_a, x[i].addr_b, x[i].len);
-            status = 1;
-            break;
-        }
-        bytes += x[i].len;
-        *delay_ns += hballoon_xchg_delay_ns(&x[i], copy);
-    }
-    s->xchg.requests++;
-    s->xchg.copies += copy ? i : 0;
-    s->xchg.entries += i;
-    s->xchg.bytes += bytes;
-    s->xchg.host_ns += qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0;
-    s->xchg.delay_ns += *delay_ns;
-    iov_from_buf(elem->in_sg, elem->in_num, 0, &status, sizeof(status));
-    return true;
+    req = g_new0(HBalloonXchgReq, 1);
+    req->s = s;
+    req->elem = elem;
+    req->x = g_steal_pointer(&x);
+    req->nr = nr;
+    req->copy = flags & VIRTIO_HBALLOON_EXCHANGE_F_COPY;
+    trace_virtio_hballoon_exchange(nr, req->copy);
+    return req;
 
 violation:
     s->nr_violations++;
     trace_virtio_hballoon_exchange_violation(i, err);
     virtio_error(VIRTIO_DEVICE(s), "virtio-hballoon: exchange request, "
                  "entry %" PRIu32 ": %s", i, err);
-    return false;
+    return NULL;
 }
 
-static void hballoon_xchg_complete(VirtIOHBalloon *s)
+/*
+ * Map every entry through the DMA API (unmapping marks both ranges dirty
+ * for migration and drops translated code from them).  False when one
+ * does not map whole: only a racing memory unplug gets there.
+ */
+static bool hballoon_xchg_map(HBalloonXchgReq *req)
 {
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    AddressSpace *as = &address_space_memory;
 
+    for (uint32_t i = 0; i < req->nr; i++) {
+        HBalloonExchange *x = &req->x[i];
+
+        x->la = x->lb = x->len;
+        x->ha = dma_memory_map(as, x->addr_a, &x->la,
+                               DMA_DIRECTION_FROM_DEVICE,
+                               MEMTXATTRS_UNSPECIFIED);
+        x->hb = dma_memory_map(as, x->addr_b, &x->lb,
+                               DMA_DIRECTION_FROM_DEVICE,
+                               MEMTXATTRS_UNSPECIFIED);
+        if (!x->ha || !x->hb || x->la != x->len || x->lb != x->len) {
+            error_report("virtio-hballoon: cannot map exchange range "
+                         "0x%" PRIx64 "/0x%" PRIx64 "+0x%" PRIx64,
+                         x->addr_a, x->addr_b, x->len);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* @moved: the worker wrote the ranges, which must be marked dirty. */
+static void hballoon_xchg_unmap(HBalloonXchgReq *req, bool moved)
+{
+    AddressSpace *as = &address_space_memory;
+
+    for (uint32_t i = 0; i < req->nr; i++) {
+        HBalloonExchange *x = &req->x[i];
+
+        if (x->hb) {
+            dma_memory_unmap(as, x->hb, x->lb, DMA_DIRECTION_FROM_DEVICE,
+                             moved ? x->lb : 0);
+        }
+        if (x->ha) {
+            dma_memory_unmap(as, x->ha, x->la, DMA_DIRECTION_FROM_DEVICE,
+                             moved && !req->copy ? x->la : 0);
+        }
+        x->ha = x->hb = NULL;
+    }
+}
+
+static void hballoon_swap_words(uint64_t *a, uint64_t *b, size_t len)
+{
+    for (size_t i = 0; i < len / sizeof(uint64_t); i++) {
+        uint64_t t = a[i];
+
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+/* Worker thread: no BQL, the mappings stay until the request finishes. */
+static int hballoon_xchg_worker(void *opaque)
+{
+    HBalloonXchgReq *req = opaque;
+    int64_t t0 = get_clock();
+
+    for (uint32_t i = 0; i < req->nr; i++) {
+        HBalloonExchange *x = &req->x[i];
+
+        if (req->copy) {
+            memcpy(x->hb, x->ha, x->len);
+        } else {
+            hballoon_swap_words(x->ha, x->hb, x->len);
+        }
+    }
+    req->host_ns = get_clock() - t0;
+    qatomic_store_release(&req->worker_done, true);
+    return 0;
+}
+
+static void hballoon_xchg_push(VirtIOHBalloon *s)
+{
     if (s->xchg_elem) {
-        virtqueue_push(s->xvq, s->xchg_elem, sizeof(uint8_t));
-        virtio_notify(vdev, s->xvq);
+        virtqueue_push(s->xvq, s->xchg_elem, 1);
+        virtio_notify(VIRTIO_DEVICE(s), s->xvq);
         g_free(s->xchg_elem);
         s->xchg_elem = NULL;
     }
+}
+
+/*
+ * The worker is done (or never ran): unmap, count, and pass the element
+ * on, after the emulated latency (@wait) or at once.  BQL held.
+ */
+static void hballoon_xchg_finish(VirtIOHBalloon *s, HBalloonXchgReq *req,
+                                 bool ran, bool wait)
+{
+    hballoon_xchg_unmap(req, ran);
+    req->finished = true;
+    s->xchg_req = NULL;
+    if (ran) {
+        s->xchg.requests++;
+        s->xchg.entries += req->nr;
+        s->xchg.copies += req->copy ? req->nr : 0;
+        s->xchg.bytes += req->bytes;
+        s->xchg.host_ns += req->host_ns;
+        s->xchg.delay_ns += req->delay_ns;
+    } else {
+        req->status = 1;
+    }
+    iov_from_buf(req->elem->in_sg, req->elem->in_num, 0, &req->status, 1);
+    s->xchg_elem = req->elem;
+    req->elem = NULL;
+    if (wait && req->delay_ns && runstate_is_running()) {
+        timer_mod(s->xchg_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + req->delay_ns);
+        return;
+    }
+    hballoon_xchg_push(s);
+    qemu_bh_schedule(s->xchg_bh);
+}
+
+/* Thread pool completion, in the main loop. */
+static void hballoon_xchg_done(void *opaque, int ret)
+{
+    HBalloonXchgReq *req = opaque;
+
+    if (!req->finished) {
+        hballoon_xchg_finish(req->s, req, true, true);
+    }
+    g_free(req->elem);
+    g_free(req->x);
+    g_free(req);
+}
+
+/* Wait for the worker of the request in flight (a stop, reset, unplug). */
+static HBalloonXchgReq *hballoon_xchg_drain(VirtIOHBalloon *s)
+{
+    HBalloonXchgReq *req = s->xchg_req;
+
+    if (!req) {
+        return NULL;
+    }
+    /* The worker takes no lock: it ends soon, and its callback frees. */
+    while (!qatomic_load_acquire(&req->worker_done)) {
+        g_usleep(50);
+    }
+    return req;
 }
 
 static void hballoon_xchg_bh(void *opaque)
 {
     VirtIOHBalloon *s = opaque;
     VirtQueueElement *elem;
-    uint64_t delay_ns;
+    HBalloonXchgReq *req;
 
     if (!virtio_vdev_has_feature(VIRTIO_DEVICE(s),
                                  VIRTIO_HBALLOON_F_EXCHANGE)) {
@@ -458,45 +554,83 @@ static void hballoon_xchg_bh(void *opaque)
         }
         return;
     }
-    /* One request at a time: the next waits for this one's latency. */
-    while (!s->xchg_elem &&
-           (elem = virtqueue_pop(s->xvq, sizeof(VirtQueueElement)))) {
-        if (!hballoon_handle_xchg(s, elem, &delay_ns)) {
-            virtqueue_detach_element(s->xvq, elem, 0);
-            g_free(elem);
-            return;
-        }
-        s->xchg_elem = elem;
-        if (delay_ns && runstate_is_running()) {
-            timer_mod(s->xchg_timer,
-                      qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + delay_ns);
-            return;
-        }
-        hballoon_xchg_complete(s);
+    /*
+     * One request at a time: the next waits for this one's latency.  None
+     * while stopped: a migration's last pass may be copying the RAM.
+     */
+    if (s->xchg_req || s->xchg_elem || !runstate_is_running()) {
+        return;
     }
+    elem = virtqueue_pop(s->xvq, sizeof(VirtQueueElement));
+    if (!elem) {
+        return;
+    }
+    req = hballoon_xchg_parse(s, elem);
+    if (!req) {
+        virtqueue_detach_element(s->xvq, elem, 0);
+        g_free(elem);
+        return;
+    }
+    for (uint32_t i = 0; i < req->nr; i++) {
+        req->bytes += req->x[i].len;
+        req->delay_ns += hballoon_xchg_delay_ns(&req->x[i], req->copy);
+    }
+    s->xchg_req = req;
+    if (!hballoon_xchg_map(req)) {
+        hballoon_xchg_finish(s, req, false, false);
+        g_free(req->x);
+        g_free(req);
+        return;
+    }
+    thread_pool_submit_aio(hballoon_xchg_worker, req, hballoon_xchg_done,
+                           req);
 }
 
 static void hballoon_xchg_timer(void *opaque)
 {
     VirtIOHBalloon *s = opaque;
 
-    hballoon_xchg_complete(s);
+    hballoon_xchg_push(s);
     qemu_bh_schedule(s->xchg_bh);
 }
 
 /*
- * The swap is done when a request waits for its latency: on a stop (such
- * as the end of a migration) use it now, so no element stays popped.
+ * On a stop (such as the end of a migration) finish the request now, so
+ * that the RAM it wrote is marked dirty before the last pass and no
+ * element stays popped.
  */
 static void hballoon_xchg_vm_state(void *opaque, bool running,
                                    RunState state)
 {
     VirtIOHBalloon *s = opaque;
+    HBalloonXchgReq *req;
 
-    if (!running && s->xchg_elem) {
-        timer_del(s->xchg_timer);
-        hballoon_xchg_complete(s);
+    if (running) {
+        qemu_bh_schedule(s->xchg_bh);
+        return;
     }
+    req = hballoon_xchg_drain(s);
+    if (req) {
+        hballoon_xchg_finish(s, req, true, false);
+    }
+    timer_del(s->xchg_timer);
+    hballoon_xchg_push(s);
+}
+
+/* Reset and unplug: the new driver does not wait for what was in flight. */
+static void hballoon_xchg_forget(VirtIOHBalloon *s)
+{
+    HBalloonXchgReq *req = hballoon_xchg_drain(s);
+
+    if (req) {
+        hballoon_xchg_unmap(req, true);
+        req->finished = true;
+        s->xchg_req = NULL;
+    }
+    timer_del(s->xchg_timer);
+    qemu_bh_cancel(s->xchg_bh);
+    g_free(s->xchg_elem);
+    s->xchg_elem = NULL;
 }
 
 static void hballoon_handle_exchange(VirtIODevice *vdev, VirtQueue *vq)
@@ -657,11 +791,7 @@ static void hballoon_reset(VirtIODevice *vdev)
         g_free(s->stats_elem);
         s->stats_elem = NULL;
     }
-    /* Swapped already; the new driver does not wait for it. */
-    timer_del(s->xchg_timer);
-    qemu_bh_cancel(s->xchg_bh);
-    g_free(s->xchg_elem);
-    s->xchg_elem = NULL;
+    hballoon_xchg_forget(s);
 }
 
 static bool hballoon_init_nodes(VirtIOHBalloon *s, Error **errp)
@@ -760,10 +890,9 @@ static void hballoon_unrealize(DeviceState *dev)
     g_free(s->stats_elem);
     s->stats_elem = NULL;
     qemu_del_vm_change_state_handler(s->xchg_vmstate);
+    hballoon_xchg_forget(s);
     timer_free(s->xchg_timer);
     qemu_bh_delete(s->xchg_bh);
-    g_free(s->xchg_elem);
-    s->xchg_elem = NULL;
     virtio_delete_queue(s->ivq);
     virtio_delete_queue(s->dvq);
     virtio_delete_queue(s->svq);

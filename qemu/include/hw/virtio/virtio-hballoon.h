@@ -32,6 +32,8 @@ typedef struct HBalloonNode {
     int64_t last_update;    /* seconds since the Epoch, 0 = never */
 } HBalloonNode;
 
+typedef struct HBalloonXchgReq HBalloonXchgReq;
+
 /* What the exchange queue did, for query-hballoon-exchange. */
 typedef struct HBalloonExchangeCounters {
     uint64_t requests;
@@ -61,9 +63,11 @@ struct VirtIOHBalloon {
     VirtQueueElement *stats_elem;
     uint64_t nr_violations;     /* guest requests refused */
 
-    /* Exchange requests run in a bottom half, off the vCPU that kicked. */
+    /* Exchange requests start in a bottom half, move in a worker. */
     QEMUBH *xchg_bh;
-    /* Swapped, used once the emulated latency has passed. */
+    /* In the worker; its completion frees it. */
+    HBalloonXchgReq *xchg_req;
+    /* Moved, used once the emulated latency has passed. */
     VirtQueueElement *xchg_elem;
     QEMUTimer *xchg_timer;
     VMChangeStateEntry *xchg_vmstate;
