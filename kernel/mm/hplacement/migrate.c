@@ -303,38 +303,6 @@ static unsigned long hpl_hint_limit(const struct hpl_rank_entry *e,
 }
 
 /*
- * Promote the SMEM pages of @e around @hm's hints to @nid, @max at most,
- * hottest hint first: isolated together and moved by one migrate_pages(),
- * so that one TLB flush covers the unmapping of them all.
- */
-static unsigned long hpl_move_hints(struct hpl_mm *hm,
-				    const struct hpl_rank_entry *e, int nid,
-				    unsigned long max, unsigned long *failed)
-{
-	struct hpl_promote pr = {
-		.folios = LIST_HEAD_INIT(pr.folios),
-		.max = max,
-		.nid = NUMA_NO_NODE,
-	};
-	unsigned int nr_succeeded, h;
-	unsigned long start, end;
-
-	if (!max || mmap_read_lock_killable(hm->mm))
-		return 0;
-	for (h = 0; h < hm->nr_hints && pr.nr < pr.max; h++)
-		if (hpl_hint_window(e, hm->hints[h].addr, &start, &end))
-			walk_page_range(hm->mm, start, end, &hpl_promote_ops,
-					&pr);
-	mmap_read_unlock(hm->mm);
-	if (list_empty(&pr.folios))
-		return 0;
-	nr_succeeded = hpl_migrate_list(&pr, NUMA_NO_NODE, nid);
-	putback_movable_pages(&pr.folios);
-	*failed += pr.nr > nr_succeeded ? pr.nr - nr_succeeded : 0;
-	return nr_succeeded;
-}
-
-/*
  * A folio of @cold of the size of @a.  For a small @a and no small cold
  * folio, a large cold folio is split (the first time only, @split): a few
  * hot pages then take the place of a few cold ones, where demoting the
@@ -649,10 +617,10 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 			  u64 headroom, unsigned long cap)
 {
 	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
-	unsigned long failed = 0, demoted = 0, demote_failed = 0;
+	unsigned long failed = 0, demoted = 0, demote_failed = 0, start, end;
 	unsigned long moved = 0, avail, limit;
 	struct hpl_rank_entry *entries;
-	unsigned int i, total = 0, n = 0;
+	unsigned int i, h, total = 0, n = 0;
 	int nid, smem, target = NUMA_NO_NODE;
 	struct hpl_fit_result res;
 	struct mm_struct *mm;
@@ -714,9 +682,14 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 			break;
 		hm = hpl_find_hm(hms, nr, entries[i].space_id);
 		limit = hpl_hint_limit(&entries[i], done, max);
-		if (hm)
-			done += hpl_move_hints(hm, &entries[i], target,
-					       limit - done, &failed);
+		for (h = 0; hm && h < hm->nr_hints && done < limit; h++) {
+			if (!hpl_hint_window(&entries[i], hm->hints[h].addr,
+					     &start, &end))
+				continue;
+			done += hpl_move_range(hm->mm, start, end,
+					       NUMA_NO_NODE, target,
+					       limit - done, false, &failed);
+		}
 	}
 	/*
 	 * Then whole hot ranges.  A partly hot range moves only where it was
