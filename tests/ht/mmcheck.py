@@ -19,3 +19,12 @@ def isolated(g):
 def bad_log(g):
     """Kernel log lines that report a bug, a warning or a lock problem."""
     return [l for l in g.out('dmesg').splitlines() if BAD_LOG.search(l)]
+
+
+def sound(t, g, what):
+    """Two test points: nr_isolated_* back to 0, kernel log clean."""
+    iso = isolated(g)
+    t.ok(len(iso) == 2 and not any(iso.values()),
+         f'{what}: nr_isolated_anon and nr_isolated_file back to 0', iso)
+    bad = bad_log(g)
+    t.ok(not bad, f'{what}: kernel log clean', '\n'.join(bad[:40]))

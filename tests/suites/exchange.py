@@ -86,11 +86,7 @@ def through_host(t):
         dc = g.vmstat()['copier_swap'] - v0['copier_swap']
         t.eq(dc, 0, 'host: batches below exchange_min_kb (8 pairs, 32 KiB) '
              'stay on the CPU')
-        iso = mmcheck.isolated(g)
-        t.ok(len(iso) == 2 and not any(iso.values()),
-             'host: nr_isolated_anon and nr_isolated_file back to 0', iso)
-        bad = mmcheck.bad_log(g)
-        t.ok(not bad, 'host: kernel log clean', '\n'.join(bad[:40]))
+        mmcheck.sound(t, g, 'host')
 
 
 def host_off(t):

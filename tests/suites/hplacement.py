@@ -318,11 +318,7 @@ def host_copies(t):
              dh['copies'] == d['copier_copy'],
              'host copies: the host copied the promoted THPs '
              '(copier_copy, query-hballoon-exchange copies)', (d, dh))
-        iso = mmcheck.isolated(g)
-        t.ok(len(iso) == 2 and not any(iso.values()),
-             'host copies: nr_isolated_* back to 0', iso)
-        bad = mmcheck.bad_log(g)
-        t.ok(not bad, 'host copies: kernel log clean', '\n'.join(bad[:40]))
+        mmcheck.sound(t, g, 'host copies')
 
 
 def idle_buffer(g, node, size, tag):
