@@ -75,8 +75,11 @@
  */
 #define HPL_MIGRATE_BATCH_MIN	64
 
-/* Intervals of unused budget that migration may save up. */
-#define HPL_CREDIT_INTERVALS	4
+/*
+ * Intervals of unused budget that migration may save up: enough for one
+ * THP at the default budget, and the most a window can overshoot.
+ */
+#define HPL_CREDIT_INTERVALS	2
 
 /* Samples taken from the rings per interval at the nominal work scale. */
 #define HPL_DRAIN_SAMPLES	8192
