@@ -392,7 +392,8 @@ int folio_copier_copy(struct folio *dst, struct folio *src)
 {
 	int err = -EOPNOTSUPP;
 
-	if (!folio_copier_task())
+	/* Every migration passes here: no lock unless it may use the copier. */
+	if (!READ_ONCE(folio_copier) || !folio_copier_task())
 		return err;
 	down_read(&folio_copier_sem);
 	if (folio_copier && folio_copier->copy_folio)
@@ -407,17 +408,19 @@ int folio_copier_copy(struct folio *dst, struct folio *src)
 
 /*
  * Swap the contents of the frozen pairs: what the copier does not, the CPU
- * does.  @fa and @fb have room for @nr folios, or are NULL.
+ * does.  @fa has room for 2 * @nr folios (the copier's two arrays), or is
+ * NULL.
  */
 static void exchange_swap_contents(struct folio_exchange *pairs,
-				   unsigned int nr, struct folio **fa,
-				   struct folio **fb)
+				   unsigned int nr, struct folio **fa)
 {
 	unsigned int i, n = 0;
 	int done = 0;
 
 	down_read(&folio_copier_sem);
-	if (fa && fb && folio_copier && folio_copier->exchange) {
+	if (fa && folio_copier && folio_copier->exchange) {
+		struct folio **fb = fa + nr;
+
 		for (i = 0; i < nr; i++) {
 			if (!pairs[i].frozen)
 				continue;
@@ -571,8 +574,8 @@ out:
  */
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 {
-	struct folio **fa = NULL, **fb = NULL;
 	unsigned int i, frozen = 0;
+	struct folio **fa = NULL;
 	bool locked = false;
 	int done = 0;
 
@@ -596,14 +599,13 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 		return 0;
 
 	/*
-	 * The copier takes the batch as arrays; allocated before anything is
-	 * frozen (no allocation with reference counts frozen), and only
-	 * a speedup: without them the CPU swaps.
+	 * The copier takes the batch as two arrays (one allocation); before
+	 * anything is frozen (no allocation with reference counts frozen),
+	 * and only a speedup: without it the CPU swaps.
 	 */
-	if (READ_ONCE(folio_copier)) {
-		fa = kmalloc_array(nr, sizeof(*fa), GFP_KERNEL | __GFP_NOWARN);
-		fb = kmalloc_array(nr, sizeof(*fb), GFP_KERNEL | __GFP_NOWARN);
-	}
+	if (READ_ONCE(folio_copier))
+		fa = kmalloc_array(2 * nr, sizeof(*fa),
+				   GFP_KERNEL | __GFP_NOWARN);
 
 	/* One TLB flush for every mapping the batch has cleared. */
 	try_to_unmap_flush();
@@ -624,7 +626,7 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 	}
 	if (!frozen)
 		goto out;
-	exchange_swap_contents(pairs, nr, fa, fb);
+	exchange_swap_contents(pairs, nr, fa);
 	for (i = 0; i < nr; i++) {
 		struct folio_exchange *x = &pairs[i];
 
@@ -635,7 +637,6 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 	}
 	exchange_count(0, done);
 out:
-	kfree(fb);
 	kfree(fa);
 	return done;
 }

@@ -155,7 +155,6 @@ struct hb_dev {
 	/* With VIRTIO_HBALLOON_F_EXCHANGE: the host moves folio contents. */
 	struct virtqueue *exchange_vq;
 	struct folio_copier copier;
-	bool copier_registered;
 	/* Serializes the use of xreq, xstatus and the exchange queue. */
 	struct mutex xchg_lock;
 	/* The device failed an exchange request: the CPU does them. */
@@ -323,24 +322,22 @@ static bool hb_req_done(struct hb_dev *hb, struct virtqueue *vq, int *err)
 }
 
 /*
- * Sends the request in hb->req and waits until the device has used it.
- * Called with hb->vq_lock held.
+ * Posts one request (@nr_out device-readable buffers, then @nr_in
+ * device-writable ones) on @vq and waits, asleep, until the device has
+ * used it.  The caller serializes the use of @vq, so the queue is empty.
  */
-static int hb_tell_host(struct hb_dev *hb, struct virtqueue *vq, u32 nr)
+static int hb_roundtrip(struct hb_dev *hb, struct virtqueue *vq,
+			struct scatterlist *sgs[], unsigned int nr_out,
+			unsigned int nr_in)
 {
-	struct scatterlist sg;
 	int err;
 
-	if (hb->broken)
-		return -EIO;
-	hb->req->nr_ranges = cpu_to_le32(nr);
-	sg_init_one(&sg, hb->req, struct_size(hb->req, ranges, nr));
-
 	/*
-	 * The queue is empty, so one descriptor always fits.  No allocation
+	 * The queue is empty, so the request always fits.  No allocation
 	 * here: the OOM notifier may be waiting for our locks.
 	 */
-	err = virtqueue_add_outbuf(vq, &sg, 1, hb, GFP_NOWAIT | __GFP_NOWARN);
+	err = virtqueue_add_sgs(vq, sgs, nr_out, nr_in, hb,
+				GFP_NOWAIT | __GFP_NOWARN);
 	if (err) {
 		dev_warn_ratelimited(&hb->vdev->dev, "%s: cannot queue request: %d\n",
 				     vq->name, err);
@@ -354,7 +351,24 @@ static int hb_tell_host(struct hb_dev *hb, struct virtqueue *vq, u32 nr)
 	 */
 	while (!wait_event_timeout(hb->acked, hb_req_done(hb, vq, &err), HZ))
 		;
-	if (err) {
+	return err;
+}
+
+/*
+ * Sends the request in hb->req and waits until the device has used it.
+ * Called with hb->vq_lock held.
+ */
+static int hb_tell_host(struct hb_dev *hb, struct virtqueue *vq, u32 nr)
+{
+	struct scatterlist sg, *sgs[] = { &sg };
+	int err;
+
+	if (hb->broken)
+		return -EIO;
+	hb->req->nr_ranges = cpu_to_le32(nr);
+	sg_init_one(&sg, hb->req, struct_size(hb->req, ranges, nr));
+	err = hb_roundtrip(hb, vq, sgs, 1, 0);
+	if (err == -EIO) {
 		dev_err(&hb->vdev->dev,
 			"%s: device failed the request, stopping\n", vq->name);
 		WRITE_ONCE(hb->broken, true);
@@ -425,7 +439,6 @@ static void hb_xchg_add(struct hb_dev *hb, unsigned int i, struct folio *a,
  */
 static int hb_xchg_send(struct hb_dev *hb, unsigned int nr, u32 flags)
 {
-	struct virtqueue *vq = hb->exchange_vq;
 	struct scatterlist out, in, *sgs[] = { &out, &in };
 	int err;
 
@@ -436,15 +449,14 @@ static int hb_xchg_send(struct hb_dev *hb, unsigned int nr, u32 flags)
 	hb->xstatus = U8_MAX;
 	sg_init_one(&out, hb->xreq, struct_size(hb->xreq, x, nr));
 	sg_init_one(&in, &hb->xstatus, sizeof(hb->xstatus));
-	err = virtqueue_add_sgs(vq, sgs, 1, 1, hb, GFP_KERNEL);
-	if (err)
-		return err;
-	virtqueue_kick(vq);
-	while (!wait_event_timeout(hb->acked, hb_req_done(hb, vq, &err), HZ))
-		;
+	err = hb_roundtrip(hb, hb->exchange_vq, sgs, 1, 1);
 	if (!err && hb->xstatus != VIRTIO_HBALLOON_EXCHANGE_OK)
 		err = -EIO;
-	if (err) {
+	/*
+	 * The device failed: the CPU moves folios from now on.  A request
+	 * not queued (no memory) fails alone.
+	 */
+	if (err == -EIO) {
 		dev_err(&hb->vdev->dev,
 			"exchange: device failed a request (status %u), the CPU moves folios from now on\n",
 			hb->xstatus);
@@ -509,20 +521,18 @@ static void hb_init_exchange(struct hb_dev *hb)
 	hb->copier.exchange = hb_copier_swap;
 	hb->copier.copy_folio = hb_copier_copy;
 	err = folio_copier_register(&hb->copier);
-	if (err) {
+	if (err)
 		dev_warn(&hb->vdev->dev,
 			 "exchange: cannot register as folio copier: %d\n", err);
-		return;
-	}
-	hb->copier_registered = true;
 }
 
+/*
+ * Waits for the exchange or migration that uses the copier; nothing to do
+ * if it was never registered.
+ */
 static void hb_exit_exchange(struct hb_dev *hb)
 {
-	/* Waits for the exchange or migration that uses the copier. */
-	if (hb->copier_registered)
-		folio_copier_unregister(&hb->copier);
-	hb->copier_registered = false;
+	folio_copier_unregister(&hb->copier);
 }
 
 /* Inflation */

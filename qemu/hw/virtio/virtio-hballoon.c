@@ -85,16 +85,39 @@ typedef struct HBalloonRange {
 } HBalloonRange;
 
 /*
+ * The managed node whose memory backend holds all of [addr, addr + len),
+ * with the range's offset in it, else NULL.
+ */
+static HBalloonNode *hballoon_range_node(VirtIOHBalloon *s, uint64_t addr,
+                                         uint64_t len, uint64_t *offset)
+{
+    MemoryRegionSection section;
+    HBalloonNode *n = NULL;
+
+    section = memory_region_find(get_system_memory(), addr, len);
+    if (!section.mr) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < s->num_nodes; i++) {
+        if (s->nodes[i].mr == section.mr &&
+            int128_get64(section.size) == len) {
+            n = &s->nodes[i];
+            *offset = section.offset_within_region;
+        }
+    }
+    memory_region_unref(section.mr);
+    return n;
+}
+
+/*
  * Check one range of a request and mark it in the node's bitmap.  Returns
  * NULL on success or what is wrong, in which case nothing was marked.
  */
-static const char *hballoon_mark_range(HBalloonNode *n, uint64_t addr,
-                                       uint64_t len, bool inflate,
-                                       HBalloonRange *out)
+static const char *hballoon_mark_range(VirtIOHBalloon *s, HBalloonNode *n,
+                                       uint64_t addr, uint64_t len,
+                                       bool inflate, HBalloonRange *out)
 {
-    MemoryRegionSection section;
-    uint64_t first, nr;
-    bool in_node;
+    uint64_t offset, first, nr;
 
     if (!len || !QEMU_IS_ALIGNED(addr | len, HBALLOON_PAGE_SIZE)) {
         return "range not 4 KiB aligned or empty";
@@ -102,15 +125,10 @@ static const char *hballoon_mark_range(HBalloonNode *n, uint64_t addr,
     if (addr + len < addr || len > n->size) {
         return "range larger than the node";
     }
-    section = memory_region_find(get_system_memory(), addr, len);
-    in_node = section.mr == n->mr && int128_get64(section.size) == len;
-    if (section.mr) {
-        memory_region_unref(section.mr);
-    }
-    if (!in_node) {
+    if (hballoon_range_node(s, addr, len, &offset) != n) {
         return "range outside the node's memory";
     }
-    first = section.offset_within_region >> HBALLOON_PAGE_SHIFT;
+    first = offset >> HBALLOON_PAGE_SHIFT;
     nr = len >> HBALLOON_PAGE_SHIFT;
     if (inflate) {
         if (find_next_bit(n->ballooned, first + nr, first) < first + nr) {
@@ -124,7 +142,7 @@ static const char *hballoon_mark_range(HBalloonNode *n, uint64_t addr,
         }
         bitmap_clear(n->ballooned, first, nr);
     }
-    out->offset = section.offset_within_region;
+    out->offset = offset;
     out->len = len;
     return NULL;
 }
@@ -183,7 +201,7 @@ static bool hballoon_handle_req(VirtIOHBalloon *s, VirtQueueElement *elem,
                    &r, sizeof(r));
         addr = le64_to_cpu(r.addr);
         len = le64_to_cpu(r.len);
-        err = hballoon_mark_range(n, addr, len, inflate, &ranges[i]);
+        err = hballoon_mark_range(s, n, addr, len, inflate, &ranges[i]);
         if (err) {
             while (i--) {
                 hballoon_unmark(n, &ranges[i], inflate);
@@ -261,29 +279,18 @@ struct HBalloonXchgReq {
     bool finished;              /* unmapped, elem passed on or dropped */
 };
 
-/* The node whose memory holds all of [addr, addr + len), else NULL. */
+/* hballoon_range_node(), and the range holds no ballooned page. */
 static HBalloonNode *hballoon_xchg_node(VirtIOHBalloon *s, uint64_t addr,
                                         uint64_t len, const char **err)
 {
-    MemoryRegionSection section;
-    HBalloonNode *n = NULL;
-    uint64_t first, nr;
+    uint64_t offset, first, nr;
+    HBalloonNode *n = hballoon_range_node(s, addr, len, &offset);
 
-    section = memory_region_find(get_system_memory(), addr, len);
-    for (uint32_t i = 0; section.mr && i < s->num_nodes; i++) {
-        if (s->nodes[i].mr == section.mr &&
-            int128_get64(section.size) == len) {
-            n = &s->nodes[i];
-        }
-    }
-    if (section.mr) {
-        memory_region_unref(section.mr);
-    }
     if (!n) {
         *err = "range outside the memory of the managed nodes";
         return NULL;
     }
-    first = section.offset_within_region >> HBALLOON_PAGE_SHIFT;
+    first = offset >> HBALLOON_PAGE_SHIFT;
     nr = len >> HBALLOON_PAGE_SHIFT;
     if (find_next_bit(n->ballooned, first + nr, first) < first + nr) {
         *err = "range holds ballooned pages";
