@@ -53,6 +53,9 @@ VMSTAT = ['hpl_sample_ns', 'hpl_classify_ns', 'hpl_migrate_ns', 'hpl_samples_fme
           'pgdemote_kswapd', 'pgdemote_direct', 'pgmigrate_success',
           'numa_hint_faults', 'numa_pte_updates', 'exchange_success',
           'copier_swap', 'copier_copy', 'copier_fail']
+# of those, kept per second too
+SERIES_VMSTAT = ('hpl_promotions', 'hpl_exchanges', 'hpl_demotions', 'pgpromote_success',
+                 'hpl_migrate_ns', 'hpl_sample_ns')
 KTHREADS = ('khplacement', 'kdamond', 'kswapd', 'kcompactd')
 
 
@@ -346,12 +349,14 @@ def one_run(peer, duration, shift_at=None):
             if 'cpu ' not in text:
                 continue
             try:
-                c, _ = cpu_breakdown(s0, parse_snap(text))
+                c, vm = cpu_breakdown(s0, parse_snap(text))
             except (AttributeError, ValueError):
                 continue    # cut short by the kill
+            # what had moved by then: when the budget went to the hot set
             run['cpu_series'].append({'t': round(c['window_s'], 3),
                                       'placement_cpu_s': round(
-                                          placement_pct(c) * c['window_s'] / 100, 4)})
+                                          placement_pct(c) * c['window_s'] / 100, 4),
+                                      **{k: vm[k] for k in SERIES_VMSTAT}})
         if isinstance(peer, Damon):
             run['damon_stats'] = peer.stats(g)
         if isinstance(peer, HPlacement):

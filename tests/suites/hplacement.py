@@ -173,6 +173,7 @@ def run(t):
     balloon_demotion(t)
     balloon_link(t)
     host_copies(t)
+    budget_bursts(t)
     check_pebs(t)
 
 
@@ -319,6 +320,61 @@ def host_copies(t):
              'host copies: the host copied the promoted THPs '
              '(copier_copy, query-hballoon-exchange copies)', (d, dh))
         mmcheck.sound(t, g, 'host copies')
+
+
+def budget_bursts(t):
+    """The default budget holds in every interval, also when the pages to
+    move change from THPs (cheap per page, copied by the host) to 4 KiB
+    ones (dear): the migration stage stops at the budget's time, not
+    only at a page count from the cost per page of earlier intervals."""
+    tr = '/sys/kernel/tracing'
+    # Tier emulation: a 4 KiB page written to SMEM by the CPU costs what
+    # SMEM's latency makes it cost, tens of times a THP's page.
+    with Guest(fmem='512M', run_vm_args=['--tcg-opts', 'tier-emulation=on'],
+               qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
+        # THPs first touched on SMEM, promoted at 1 % with host copies
+        g.out('gups --size 256M --hot 32M --membind 1 --hot-at end '
+              '--duration 300 --json > /tmp/gups.json 2>&1 &')
+        g.out(f'echo 1 > {D}/enabled')
+        v = g.vmstat()
+        for _ in range(60):
+            if v['hpl_promotions'] >= (32 << 20) // 4096:
+                break
+            time.sleep(1)
+            v = g.vmstat()
+        t.ok(v['hpl_promotions'] >= (32 << 20) // 4096,
+             'budget bursts: the THP hot set was promoted first',
+             v['hpl_promotions'])
+        # then 4 KiB pages of an idle process, the coldest, are to make
+        # room for a headroom 48 MiB above what is free
+        g.out(f'echo madvise > {THP}')
+        idle_buffer(g, 0, '64M', 'b')
+        free = node_free_mb(g, 0)
+        g.out(f'mount -t tracefs nodev {tr} 2>/dev/null; echo > {tr}/trace; '
+              f'echo 1 > {tr}/events/hplacement/hplacement_budget/enable')
+        v0, c0 = g.vmstat(), khplacement_cpu_ns(g)
+        g.out(f'echo {(free + 48) << 20} > {D}/headroom')
+        time.sleep(10)
+        v1, c1 = g.vmstat(), khplacement_cpu_ns(g)
+        g.out(f'echo 0 > {D}/enabled; echo 0 > {D}/headroom; '
+              f'echo 0 > {tr}/events/hplacement/hplacement_budget/enable; '
+              f'echo always > {THP}; pkill gups; pkill memplace; true')
+        mig = [int(x) / 1e6 for x in
+               re.findall(r'migrate_ns=(\d+)', g.out(f'cat {tr}/trace'))]
+        d = {k: v1[k] - v0[k] for k in ('hpl_demotions', 'hpl_exchanges',
+                                        'hpl_promotions', 'hpl_migrate_ns')}
+        t.diag(f'budget bursts: {free} MiB free, migration ms per interval '
+               f'{mig}, deltas {d}')
+        t.ok(d['hpl_demotions'] > 0, 'budget bursts: 4 KiB pages are demoted', d)
+        # at most the two intervals of budget that migration may save up
+        # (20 ms) and one batch of 32 folios or one THP after them
+        t.ok(mig and max(mig) <= 35,
+             'budget bursts: no interval migrates for more than 35 ms at 1 %',
+             mig)
+        used = (c1 - c0) / 10e9 * 100
+        t.ok(used <= 1.5, f'budget bursts: khplacement used {used:.2f} % of a '
+             'vCPU over the 10 s (budget 1 %, plus saved credit)', (c0, c1))
+        mmcheck.sound(t, g, 'budget bursts')
 
 
 def idle_buffer(g, node, size, tag):

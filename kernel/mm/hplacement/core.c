@@ -133,6 +133,7 @@ struct hpl_batch {
 	unsigned long nr_smem;
 	unsigned long nr_dropped;
 	unsigned long nr_tested;
+	unsigned long nr_cleared;
 };
 
 /*
@@ -234,6 +235,7 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			ab->nr_tested += !split;
 			if (!split &&
 			    pmdp_test_and_clear_young(walk->vma, addr, pmd)) {
+				ab->nr_cleared++;
 				folio_set_young(page_folio(pmd_page(val)));
 				if (ab->record)
 					hpl_batch_add(ab, addr,
@@ -267,6 +269,7 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			continue;
 		if (!ptep_test_and_clear_young(walk->vma, addr, pte))
 			continue;
+		ab->nr_cleared++;
 		/* Reclaim still sees the access (folio_referenced()). */
 		folio_set_young(page_folio(page));
 		if (ab->record)
@@ -324,6 +327,14 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 			hm->nr_windows++;
 		}
 	}
+	/*
+	 * A CPU sets an accessed bit when it loads the entry into its TLB:
+	 * while a cleared entry stays cached there, the page looks idle
+	 * however hot it is, and the hottest pages stay cached longest.
+	 * One flush for all windows of the mm.
+	 */
+	if (ab.nr_cleared)
+		flush_tlb_mm(hm->mm);
 }
 
 static unsigned int hpl_abit_delay_ms = HPL_ABIT_DELAY_MS;
@@ -823,11 +834,11 @@ static void hpl_interval(void)
 	}
 	hpl_abit_adapt();
 	if (nr_todo) {
+		unsigned long moved, cap = hpl_migrate_cap(&bp, stage_ns);
 		u64 t = hpl_cpu_ns(), ns;
-		unsigned long moved;
 
 		moved = hpl_migrate(todo, nr_todo, hpl_budget.scale, headroom,
-				    hpl_migrate_cap(&bp, stage_ns));
+				    cap, t + max_t(s64, hpl_credit_ns, 0));
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
 		hpl_credit_ns -= ns;

@@ -115,7 +115,7 @@ extern const char * const hpl_source_names[HPL_NR_SOURCES];
 
 void hpl_wake(void);
 unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
-			  u64 headroom, unsigned long cap);
+			  u64 headroom, unsigned long cap, u64 stop_ns);
 void hpl_hotness_clear(void);
 int hpl_sysfs_init(void);
 

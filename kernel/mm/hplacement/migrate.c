@@ -22,6 +22,7 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/pagewalk.h>
+#include <linux/sched/cputime.h>
 #include <linux/sched/mm.h>
 #include <linux/seqlock.h>
 #include <linux/slab.h>
@@ -40,6 +41,28 @@
 
 /* Pages demoted per interval at the nominal work scale. */
 #define HPL_DEMOTE_PAGES	4096
+
+/*
+ * Folios (and pages: one THP) per migrate_pages() call, and pairs per
+ * exchange_folios() call: the stage looks at the time between calls.
+ */
+#define HPL_MIGRATE_CHUNK	32
+#define HPL_MIGRATE_CHUNK_PAGES	(PMD_SIZE >> PAGE_SHIFT)
+#define HPL_EXCHANGE_CHUNK	64
+
+/*
+ * The page cap of a stage follows the average cost per page, but a small
+ * folio costs far more per page than a THP, and finding folios in the
+ * page tables costs too: the stage also stops when khplacement's CPU time
+ * passes hpl_stop_ns.  It always gets to move one batch (hpl_tried).
+ */
+static u64 hpl_stop_ns;
+static bool hpl_tried;
+
+static bool hpl_time_up(void)
+{
+	return hpl_tried && task_sched_runtime(current) > hpl_stop_ns;
+}
 
 /**
  * struct hpl_promote - folios isolated by a page walk
@@ -114,6 +137,8 @@ static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
 	pte_t *pte, *start_pte;
 	spinlock_t *ptl;	/* page table lock */
 
+	if (hpl_time_up())
+		return 1;
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	ptl = pmd_trans_huge_lock(pmd, walk->vma);
 	if (ptl) {
@@ -163,10 +188,12 @@ static void hpl_isolate_range(struct mm_struct *mm, unsigned long start,
 /*
  * Migrate the isolated folios of @pr to @nid; those on FMEM (@pr->fmem)
  * all come from node @from and are demoted.  What did not move stays on
- * the list.  Returns the pages moved.
+ * the list; @tried counts the pages that migrate_pages() was given (the
+ * rest were left when the stage ran out of time).  Returns the pages
+ * moved.
  */
 static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
-				     int nid)
+				     int nid, unsigned long *tried)
 {
 	enum migrate_reason reason = pr->fmem ? MR_DEMOTION : MR_NUMA_MISPLACED;
 	struct migration_target_control mtc = {
@@ -176,12 +203,32 @@ static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
 		.reason = reason,
 	};
 	unsigned long file = pr->fmem ? hpl_file_pages(&pr->folios) : 0;
-	unsigned int nr_succeeded = 0;
+	unsigned int nr_succeeded = 0, ok, n, pages;
+	struct folio *folio, *next;
 	unsigned long moved_file;
+	LIST_HEAD(chunk);
+	LIST_HEAD(left);
 
-	migrate_pages(&pr->folios, alloc_migration_target, NULL,
-		      (unsigned long)&mtc, MIGRATE_ASYNC, reason,
-		      &nr_succeeded);
+	while (!list_empty(&pr->folios) && !hpl_time_up()) {
+		n = 0;
+		pages = 0;
+		list_for_each_entry_safe(folio, next, &pr->folios, lru) {
+			if (n == HPL_MIGRATE_CHUNK || (n && pages +
+			    folio_nr_pages(folio) > HPL_MIGRATE_CHUNK_PAGES))
+				break;
+			pages += folio_nr_pages(folio);
+			list_move_tail(&folio->lru, &chunk);
+			n++;
+		}
+		*tried += pages;
+		hpl_tried = true;
+		ok = 0;
+		migrate_pages(&chunk, alloc_migration_target, NULL,
+			      (unsigned long)&mtc, MIGRATE_ASYNC, reason, &ok);
+		nr_succeeded += ok;
+		list_splice_tail_init(&chunk, &left);
+	}
+	list_splice(&left, &pr->folios);
 	/*
 	 * migrate_pages() leaves NR_ISOLATED of demoted folios to its
 	 * caller, as reclaim accounts them; ours are folios of @from,
@@ -205,7 +252,7 @@ static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
 /*
  * Migrate the pages of [@start, @end) of @mm that are on SMEM (promote) or
  * on FMEM node @from (demote, @fmem) to @nid, @max at most; pages that
- * were isolated but did not move are added to @failed and put back, not
+ * were tried but did not move are added to @failed and put back, not
  * retried.
  */
 static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
@@ -220,14 +267,15 @@ static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 		.one_node = fmem,
 		.nid = from,
 	};
-	unsigned int nr_succeeded = 0;
+	unsigned long tried = 0;
+	unsigned int nr_succeeded;
 
 	hpl_isolate_range(mm, start, end, &pr);
 	if (list_empty(&pr.folios))
 		return 0;
-	nr_succeeded = hpl_migrate_list(&pr, from, nid);
+	nr_succeeded = hpl_migrate_list(&pr, from, nid, &tried);
 	putback_movable_pages(&pr.folios);
-	*failed += pr.nr > nr_succeeded ? pr.nr - nr_succeeded : 0;
+	*failed += tried > nr_succeeded ? tried - nr_succeeded : 0;
 	return nr_succeeded;
 }
 
@@ -364,9 +412,9 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		.folios = LIST_HEAD_INIT(demote.folios),
 		.fmem = true,
 	};
-	unsigned long pages = 0, unpaired;
+	unsigned long pages = 0, unpaired, tried = 0;
 	struct folio_exchange *pairs = NULL;
-	unsigned int i, h, nr = 0, done;
+	unsigned int i, h, nr = 0, done = 0, n_tried = 0, k;
 	unsigned long start, end;
 	bool split = true;
 	struct hpl_mm *hm;
@@ -421,15 +469,23 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	if (!list_empty(&cold.folios))
 		count_vm_events(EXCHANGE_FAIL_ORDER,
 				list_count_nodes(&hot.folios) - nr);
-	done = nr ? exchange_folios(pairs, nr) : 0;
-	trace_hplacement_exchange_batch(hot.nr, cold.nr, nr, done);
+	for (i = 0; i < nr && !hpl_time_up(); i += k) {
+		k = min(nr - i, HPL_EXCHANGE_CHUNK);
+		hpl_tried = true;
+		done += exchange_folios(pairs + i, k);
+		n_tried += k;
+	}
+	trace_hplacement_exchange_batch(hot.nr, cold.nr, n_tried, done);
 	unpaired = hot.nr;
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < n_tried; i++) {
 		unpaired -= folio_nr_pages(pairs[i].a);
 		if (!pairs[i].err)
 			pages += folio_nr_pages(pairs[i].a);
 	}
 	kvfree(pairs);
+	/* Out of time: the cold folios stay, the rest of the hot set waits. */
+	if (n_tried < nr)
+		unpaired = 0;
 	/*
 	 * Hot folios larger than every cold one found no partner: as many
 	 * cold pages are demoted, isolated already, so that they can be
@@ -442,13 +498,13 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		list_move_tail(&b->lru, &demote.folios);
 	}
 	if (!list_empty(&demote.folios))
-		pages += hpl_migrate_list(&demote, fmem, smem);
+		pages += hpl_migrate_list(&demote, fmem, smem, &tried);
 	putback_movable_pages(&hot.folios);
 	putback_movable_pages(&cold.folios);
 	putback_movable_pages(&demote.folios);
 	putback_movable_pages(&paired);
 	count_vm_events(HPL_EXCHANGES, done);
-	count_vm_events(HPL_EXCHANGE_FAIL, nr - done);
+	count_vm_events(HPL_EXCHANGE_FAIL, n_tried - done);
 	return pages;
 }
 
@@ -589,7 +645,7 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
 	unsigned long done = 0;
 	struct mm_struct *mm;
 
-	while (n-- > 0 && done < max) {
+	while (n-- > 0 && done < max && !hpl_time_up()) {
 		if (entries[n].class != HPL_COLD)
 			break;
 		mm = hpl_find_mm(hms, nr_hms, entries[n].space_id);
@@ -610,11 +666,13 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
  * @scale: work scale of the interval
  * @headroom: bytes of FMEM to keep free
  * @cap: pages that the rest of the CPU budget of the interval can move
+ * @stop_ns: khplacement's CPU time (task_sched_runtime()) at which the
+ *	rest of the budget is spent; one batch moves in any case
  *
  * Return: pages moved (promoted, exchanged and demoted).
  */
 unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
-			  u64 headroom, unsigned long cap)
+			  u64 headroom, unsigned long cap, u64 stop_ns)
 {
 	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
 	unsigned long failed = 0, demoted = 0, demote_failed = 0, start, end;
@@ -626,6 +684,8 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	struct mm_struct *mm;
 	struct hpl_mm *hm;
 
+	hpl_stop_ns = stop_ns;
+	hpl_tried = false;
 	for_each_node_state(nid, N_MEMORY) {
 		if (!node_is_toptier(nid))
 			continue;
@@ -677,7 +737,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 					  cap));
 	max = min(max, avail);
 	/* The SMEM pages around this interval's samples first. */
-	for (i = 0; i < n && done < max; i++) {
+	for (i = 0; i < n && done < max && !hpl_time_up(); i++) {
 		if (entries[i].class == HPL_COLD)
 			break;
 		hm = hpl_find_hm(hms, nr, entries[i].space_id);
@@ -695,7 +755,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	 * Then whole hot ranges.  A partly hot range moves only where it was
 	 * sampled: in address order, its cold part could go first.
 	 */
-	for (i = 0; i < n && done < max; i++) {
+	for (i = 0; i < n && done < max && !hpl_time_up(); i++) {
 		if (entries[i].class != HPL_HOT)
 			break;
 		mm = hpl_find_mm(hms, nr, entries[i].space_id);
