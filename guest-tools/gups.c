@@ -32,19 +32,18 @@
 #define MPOL_DEFAULT	0
 #define MPOL_BIND	2
 #define MAX_THREADS	1024
-#define HOT_SAMPLE	4096		/* pages of the hot set queried */
 #define BATCH_BYTES	32768		/* updated between stop-flag checks */
 #define HPAGE		(2UL << 20)
 
 static struct {
-	uint64_t size, hot, hot_off, shift_to, elem, seed;
+	uint64_t size, hot, hot_off, shift_to, elem, seed, hot_sample;
 	double hot_frac, duration, interval, shift_at;	/* shift_at < 0: none */
 	int threads, membind, json, thp;
 	const char *file;	/* shared mapping of this file, else anon */
 } cfg = {
 	.size = 1ULL << 30, .elem = 8, .seed = 1, .hot_frac = 0.9,
 	.duration = 10, .interval = 1, .shift_at = -1, .threads = 1,
-	.membind = -1,
+	.membind = -1, .hot_sample = 4096,
 };
 
 /* Own cache line each, so that counting does not bounce lines around. */
@@ -74,6 +73,8 @@ static void print_usage(FILE *f)
 		"  --threads N         updating threads (default 1)\n"
 		"  --duration S        seconds to run (default 10)\n"
 		"  --interval S        seconds between reports (default 1)\n"
+		"  --hot-sample N      pages of the hot set whose node a report\n"
+		"                      queries, spread evenly (default 4096)\n"
 		"  --shift-at S        move the hot set to another region at S\n"
 		"  --elem 8|64|4096    bytes per update (default 8)\n"
 		"  --membind NODE      allocate the buffer on NODE (policy reset after)\n"
@@ -213,7 +214,7 @@ static void parse_options(int argc, char **argv)
 {
 	enum { O_SIZE = 256, O_HOT, O_HOT_FRAC, O_HOT_AT, O_THREADS,
 	       O_DURATION, O_INTERVAL, O_SHIFT_AT, O_ELEM, O_MEMBIND, O_THP,
-	       O_JSON, O_SEED, O_FILE };
+	       O_JSON, O_SEED, O_FILE, O_HOT_SAMPLE };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "hot", required_argument, NULL, O_HOT },
@@ -222,6 +223,7 @@ static void parse_options(int argc, char **argv)
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "hot-sample", required_argument, NULL, O_HOT_SAMPLE },
 		{ "shift-at", required_argument, NULL, O_SHIFT_AT },
 		{ "elem", required_argument, NULL, O_ELEM },
 		{ "membind", required_argument, NULL, O_MEMBIND },
@@ -271,6 +273,12 @@ static void parse_options(int argc, char **argv)
 			cfg.interval = opt_double("--interval", optarg);
 			if (cfg.interval < 0.001)
 				die_opt("--interval", "must be >= 0.001");
+			break;
+		case O_HOT_SAMPLE:
+			cfg.hot_sample = opt_u64("--hot-sample", optarg);
+			if (cfg.hot_sample < 1 || cfg.hot_sample > 1 << 20)
+				die_opt("--hot-sample", "'%s' is not in 1..%d",
+					optarg, 1 << 20);
 			break;
 		case O_SHIFT_AT:
 			cfg.shift_at = opt_double("--shift-at", optarg);
@@ -427,10 +435,12 @@ static void print_params(double touch_s)
 		printf("{\"params\": {\"size\": %" PRIu64 ", \"hot\": %" PRIu64
 		       ", \"hot_offset\": %" PRIu64 ", \"hot_range\": \"%s\""
 		       ", \"hot_frac\": %g, \"threads\": %d, \"duration_s\": %g"
-		       ", \"interval_s\": %g, \"elem\": %" PRIu64,
+		       ", \"interval_s\": %g, \"elem\": %" PRIu64
+		       ", \"hot_sample\": %" PRIu64,
 		       cfg.size, cfg.hot, cfg.hot_off,
 		       range(cfg.hot_off, r, sizeof(r)), cfg.hot_frac,
-		       cfg.threads, cfg.duration, cfg.interval, cfg.elem);
+		       cfg.threads, cfg.duration, cfg.interval, cfg.elem,
+		       cfg.hot_sample);
 		if (cfg.shift_at >= 0)
 			printf(", \"shift_at_s\": %g, \"shift_to_offset\": %" PRIu64,
 			       cfg.shift_at, cfg.shift_to);
@@ -489,7 +499,7 @@ static void print_hot_placement(uint64_t off, uint64_t mem_nodes)
 	int err, n, i;
 
 	err = ht_query_placement_sampled(0, (char *)buf + off, cfg.hot,
-					 HOT_SAMPLE, &p);
+					 cfg.hot_sample, &p);
 	if (err || !p.pages) {
 		if (!warned)
 			fprintf(stderr, "gups: move_pages: %s\n",

@@ -124,7 +124,8 @@ def gups_tests(t, tools):
     res = gups_run(t, gups, ['--size', '32M', '--elem', '4096', '--threads', '2',
                              '--thp', '--membind', '0', '--hot-at', 'start',
                              '--hot-frac', '1', '--duration', '0.6', '--interval',
-                             '0.3'], 'elem 4096, 2 threads, thp, membind 0')
+                             '0.3', '--hot-sample', '16'],
+                   'elem 4096, 2 threads, thp, membind 0, hot-sample 16')
     if res:
         params, intervals, _, summary, diag = res
         t.ok(params.get('thp') is True and params.get('membind') == 0 and
@@ -132,6 +133,9 @@ def gups_tests(t, tools):
              summary.get('updates', 0) > 0 and len(intervals) == 2 and
              all(x['hot_node_frac_sampled'].get('0', 0) > 0.99 for x in intervals),
              'gups: elem 4096, 2 threads, --thp, --membind 0 run and report', diag)
+        t.ok(params.get('hot_sample') == 16 and
+             all(x.get('hot_pages_sampled') == 16 for x in intervals),
+             'gups --hot-sample 16: each report queries 16 pages of the hot set', diag)
 
     r = sh([gups, '--size', '16M', '--duration', '1', '--interval', '0.25',
             '--shift-at', '0.5'])
@@ -152,6 +156,7 @@ def gups_tests(t, tools):
                       (['--threads', '0'], '--threads'),
                       (['--duration', '0'], '--duration'),
                       (['--interval', 'x'], '--interval'),
+                      (['--hot-sample', '0'], '--hot-sample'),
                       (['--duration', '5', '--shift-at', '20'], '--shift-at'),
                       (['--elem', '16'], '--elem'),
                       (['--membind', '99'], '--membind'),
