@@ -76,6 +76,12 @@
 #define HPL_MIGRATE_BATCH_MIN	64
 
 /*
+ * CPU time a migration stage with credit left may use at least, to find
+ * folios and move a first batch; the intervals after it pay it back.
+ */
+#define HPL_MIGRATE_MIN_NS	NSEC_PER_MSEC
+
+/*
  * Intervals of unused budget that migration may save up: enough for one
  * THP at the default budget, and the most a window can overshoot.
  */
@@ -838,7 +844,8 @@ static void hpl_interval(void)
 		u64 t = hpl_cpu_ns(), ns;
 
 		moved = hpl_migrate(todo, nr_todo, hpl_budget.scale, headroom,
-				    cap, t + max_t(s64, hpl_credit_ns, 0));
+				    cap, t + max_t(s64, hpl_credit_ns,
+						   HPL_MIGRATE_MIN_NS));
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
 		hpl_credit_ns -= ns;

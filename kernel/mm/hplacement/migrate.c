@@ -54,14 +54,21 @@
  * The page cap of a stage follows the average cost per page, but a small
  * folio costs far more per page than a THP, and finding folios in the
  * page tables costs too: the stage also stops when khplacement's CPU time
- * passes hpl_stop_ns.  It always gets to move one batch (hpl_tried).
+ * passes hpl_stop_ns.  Page walks stop there in any case (one that finds
+ * nothing can cost as much as moving); what they isolated before goes as
+ * one batch (hpl_tried), so that a dear folio moves on a small credit.
  */
 static u64 hpl_stop_ns;
 static bool hpl_tried;
 
+static bool hpl_walk_time_up(void)
+{
+	return task_sched_runtime(current) > hpl_stop_ns;
+}
+
 static bool hpl_time_up(void)
 {
-	return hpl_tried && task_sched_runtime(current) > hpl_stop_ns;
+	return hpl_tried && hpl_walk_time_up();
 }
 
 /**
@@ -73,11 +80,14 @@ static bool hpl_time_up(void)
  * @one_node: and only folios on node @nid
  * @anon_only: no file folios (to exchange: exchange_folios() takes anon)
  * @nid: see @one_node
+ * @room: free FMEM pages that promoted folios may take, 0 for no limit: a
+ *	THP that cannot fit would only fail, after trying to compact FMEM
  */
 struct hpl_promote {
 	struct list_head folios;
 	unsigned long nr;
 	unsigned long max;
+	unsigned long room;
 	bool fmem;
 	bool one_node;
 	bool anon_only;
@@ -105,6 +115,7 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 
 	/* The first folio goes even when it alone is over @pr->max. */
 	if ((pr->nr && pr->nr + nr > pr->max) ||
+	    (pr->room && pr->nr + nr > pr->room) ||
 	    node_is_toptier(folio_nid(folio)) != pr->fmem ||
 	    (pr->one_node && folio_nid(folio) != pr->nid) ||
 	    !hpl_folio_movable(pr, folio))
@@ -137,7 +148,7 @@ static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
 	pte_t *pte, *start_pte;
 	spinlock_t *ptl;	/* page table lock */
 
-	if (hpl_time_up())
+	if (hpl_walk_time_up())
 		return 1;
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	ptl = pmd_trans_huge_lock(pmd, walk->vma);
@@ -250,19 +261,20 @@ static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
 }
 
 /*
- * Migrate the pages of [@start, @end) of @mm that are on SMEM (promote) or
- * on FMEM node @from (demote, @fmem) to @nid, @max at most; pages that
- * were tried but did not move are added to @failed and put back, not
- * retried.
+ * Migrate the pages of [@start, @end) of @mm that are on SMEM (promote,
+ * into @room free pages) or on FMEM node @from (demote, @fmem) to @nid,
+ * @max at most; pages that were tried but did not move are added to
+ * @failed and put back, not retried.
  */
 static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 				    unsigned long end, int from, int nid,
-				    unsigned long max, bool fmem,
-				    unsigned long *failed)
+				    unsigned long max, unsigned long room,
+				    bool fmem, unsigned long *failed)
 {
 	struct hpl_promote pr = {
 		.folios = LIST_HEAD_INIT(pr.folios),
 		.max = max,
+		.room = fmem ? 0 : room,
 		.fmem = fmem,
 		.one_node = fmem,
 		.nid = from,
@@ -652,7 +664,7 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
 		if (!mm)
 			continue;
 		done += hpl_move_range(mm, entries[n].start, entries[n].end,
-				       from, nid, max - done, true, failed);
+				       from, nid, max - done, 0, true, failed);
 		cond_resched();
 	}
 	return done;
@@ -748,7 +760,8 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 				continue;
 			done += hpl_move_range(hm->mm, start, end,
 					       NUMA_NO_NODE, target,
-					       limit - done, false, &failed);
+					       limit - done, avail - done,
+					       false, &failed);
 		}
 	}
 	/*
@@ -762,8 +775,8 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		if (!mm)
 			continue;
 		done += hpl_move_range(mm, entries[i].start, entries[i].end,
-				       NUMA_NO_NODE, target, max - done, false,
-				       &failed);
+				       NUMA_NO_NODE, target, max - done,
+				       avail - done, false, &failed);
 		cond_resched();
 	}
 	/* FMEM had less room than it seemed: exchange instead. */
