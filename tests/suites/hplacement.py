@@ -358,7 +358,7 @@ def budget_bursts(t):
         v1, c1 = g.vmstat(), khplacement_cpu_ns(g)
         g.out(f'echo 0 > {D}/enabled; echo 0 > {D}/headroom; '
               f'echo 0 > {tr}/events/hplacement/hplacement_budget/enable; '
-              f'echo always > {THP}; pkill gups; pkill memplace; true')
+              f'echo always > {THP}; pkill gups; pkill memplace; sleep 2')
         mig = [int(x) / 1e6 for x in
                re.findall(r'migrate_ns=(\d+)', g.out(f'cat {tr}/trace'))]
         d = {k: v1[k] - v0[k] for k in ('hpl_demotions', 'hpl_exchanges',
