@@ -262,9 +262,9 @@ static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
 
 /*
  * Migrate the pages of [@start, @end) of @mm that are on SMEM (promote,
- * into @room free pages) or on FMEM node @from (demote, @fmem) to @nid,
- * @max at most; pages that were tried but did not move are added to
- * @failed and put back, not retried.
+ * into @room free pages, 0: no limit) or on FMEM node @from (demote,
+ * @fmem) to @nid, @max at most; pages that were tried but did not move
+ * are added to @failed and put back, not retried.
  */
 static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 				    unsigned long end, int from, int nid,
@@ -274,7 +274,7 @@ static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 	struct hpl_promote pr = {
 		.folios = LIST_HEAD_INIT(pr.folios),
 		.max = max,
-		.room = fmem ? 0 : room,
+		.room = room,
 		.fmem = fmem,
 		.one_node = fmem,
 		.nid = from,
@@ -424,7 +424,7 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		.folios = LIST_HEAD_INIT(demote.folios),
 		.fmem = true,
 	};
-	unsigned long pages = 0, unpaired, tried = 0;
+	unsigned long pages = 0, unpaired, tried = 0, demoted = 0;
 	struct folio_exchange *pairs = NULL;
 	unsigned int i, h, nr = 0, done = 0, n_tried = 0, k;
 	unsigned long start, end;
@@ -510,13 +510,15 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		list_move_tail(&b->lru, &demote.folios);
 	}
 	if (!list_empty(&demote.folios))
-		pages += hpl_migrate_list(&demote, fmem, smem, &tried);
+		demoted = hpl_migrate_list(&demote, fmem, smem, &tried);
+	pages += demoted;
 	putback_movable_pages(&hot.folios);
 	putback_movable_pages(&cold.folios);
 	putback_movable_pages(&demote.folios);
 	putback_movable_pages(&paired);
 	count_vm_events(HPL_EXCHANGES, done);
 	count_vm_events(HPL_EXCHANGE_FAIL, n_tried - done);
+	count_vm_events(HPL_DEMOTE_FAIL, tried - demoted);
 	return pages;
 }
 
@@ -657,7 +659,7 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
 	unsigned long done = 0;
 	struct mm_struct *mm;
 
-	while (n-- > 0 && done < max && !hpl_time_up()) {
+	while (n-- > 0 && done < max && !hpl_walk_time_up()) {
 		if (entries[n].class != HPL_COLD)
 			break;
 		mm = hpl_find_mm(hms, nr_hms, entries[n].space_id);
@@ -749,7 +751,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 					  cap));
 	max = min(max, avail);
 	/* The SMEM pages around this interval's samples first. */
-	for (i = 0; i < n && done < max && !hpl_time_up(); i++) {
+	for (i = 0; i < n && done < max && !hpl_walk_time_up(); i++) {
 		if (entries[i].class == HPL_COLD)
 			break;
 		hm = hpl_find_hm(hms, nr, entries[i].space_id);
@@ -768,7 +770,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	 * Then whole hot ranges.  A partly hot range moves only where it was
 	 * sampled: in address order, its cold part could go first.
 	 */
-	for (i = 0; i < n && done < max && !hpl_time_up(); i++) {
+	for (i = 0; i < n && done < max && !hpl_walk_time_up(); i++) {
 		if (entries[i].class != HPL_HOT)
 			break;
 		mm = hpl_find_mm(hms, nr, entries[i].space_id);
