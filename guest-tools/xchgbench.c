@@ -170,6 +170,29 @@ static void counters(uint64_t *v)
 	ht_vmstat_free(&vs);
 }
 
+/* One exchange write: "PID A B A B ...\n", NUL-terminated. */
+#define REQ_LEN		(16 + MAX_PAIRS * 40)
+
+static char *format_pairs(char *a, char *b)
+{
+	char *reqs = malloc(cfg.pages / cfg.step * REQ_LEN), *buf;
+	uint64_t i, k;
+	int n;
+
+	if (!reqs)
+		die("malloc");
+	for (i = 0; i < cfg.pages; i += cfg.step) {
+		buf = reqs + i / cfg.step * REQ_LEN;
+		n = snprintf(buf, REQ_LEN, "%d", (int)getpid());
+		for (k = 0; k < cfg.step; k++)
+			n += snprintf(buf + n, REQ_LEN - n, " %lx %lx",
+				      (unsigned long)(a + (i + k) * PAGE),
+				      (unsigned long)(b + (i + k) * PAGE));
+		snprintf(buf + n, REQ_LEN - n, "\n");
+	}
+	return reqs;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_PAGES = 256, O_STEP, O_METHOD, O_DEMOTE, O_FILL, O_TRACE,
@@ -189,7 +212,7 @@ int main(int argc, char **argv)
 	struct ht_placement pa, pb;
 	long free_before;
 	int method = -1, c, fd = -1, tfd = -1, first_err = 0;
-	char *a, *b, *end;
+	char *a, *b, *end, *reqs = NULL;
 	double t0, t1;
 	size_t k;
 
@@ -260,19 +283,17 @@ int main(int argc, char **argv)
 		if (tfd < 0)
 			die(TRACE_ON);
 	}
+	/* The requests are written out before timing, as move_pages' arrays. */
+	if (cfg.exchange)
+		reqs = format_pairs(a, b);
 	counters(v0);
 	tracing(tfd, 1);
 	t0 = ht_now();
 	for (i = 0; i < cfg.pages; i += cfg.step) {
 		if (cfg.exchange) {
-			static char buf[16 + MAX_PAIRS * 40];
-			int n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
+			const char *buf = reqs + i / cfg.step * REQ_LEN;
+			ssize_t n = strlen(buf);
 
-			for (k = 0; k < cfg.step; k++)
-				n += snprintf(buf + n, sizeof(buf) - n, " %lx %lx",
-					      (unsigned long)(a + (i + k) * PAGE),
-					      (unsigned long)(b + (i + k) * PAGE));
-			buf[n++] = '\n';
 			if (write(fd, buf, n) != n) {
 				fails++;
 				if (!first_err)
@@ -312,6 +333,7 @@ int main(int argc, char **argv)
 		die("move_pages query");
 	bad_a = bad_pages(a);
 	bad_b = bad_pages(b);
+	free(reqs);
 
 	printf("{\"method\": \"%s\", \"pages\": %llu, \"step\": %llu, "
 	       "\"demote_first\": %s, \"filled\": %llu, \"fmem_free_kb\": %ld, "

@@ -12,23 +12,31 @@
 
 struct anon_vma;
 struct folio;
+struct mm_struct;
+struct vm_area_struct;
 
 /**
  * struct folio_exchange - one pair of folios for exchange_folios()
  * @a: one folio, for example a hot folio on a slow node
  * @b: the other folio, for example a cold folio on a fast node
+ * @addr_a: for exchange_folios_mm(): where its mm maps @a
+ * @addr_b: for exchange_folios_mm(): where its mm maps @b
  * @err: set by exchange_folios(): 0 if the pair was exchanged, or why not
  *
- * The caller fills in @a and @b; the remaining members are private to
- * exchange_folios().
+ * The caller fills in @a and @b (and for exchange_folios_mm() @addr_a and
+ * @addr_b); the remaining members are private to exchange_folios().
  */
 struct folio_exchange {
 	struct folio *a;
 	struct folio *b;
+	unsigned long addr_a;
+	unsigned long addr_b;
 	int err;
 	/* private: kept between the unmap and the move phase of a batch */
 	struct anon_vma *anon_vma_a;
 	struct anon_vma *anon_vma_b;
+	struct vm_area_struct *vma_a;	/* @a unmapped at @addr_a directly */
+	struct vm_area_struct *vma_b;
 	bool unmapped;
 	bool frozen;
 	bool queued_a, partially_a, queued_b, partially_b;
@@ -56,6 +64,8 @@ struct folio_copier {
 
 #ifdef CONFIG_FOLIO_EXCHANGE
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr);
+int exchange_folios_mm(struct mm_struct *mm, struct folio_exchange *pairs,
+		       unsigned int nr);
 int folio_copier_register(struct folio_copier *c);
 void folio_copier_unregister(struct folio_copier *c);
 bool folio_copier_begin(void);
@@ -70,6 +80,13 @@ static inline int exchange_folios(struct folio_exchange *pairs,
 	for (i = 0; i < nr; i++)
 		pairs[i].err = -EOPNOTSUPP;
 	return 0;
+}
+
+static inline int exchange_folios_mm(struct mm_struct *mm,
+				     struct folio_exchange *pairs,
+				     unsigned int nr)
+{
+	return exchange_folios(pairs, nr);
 }
 
 static inline int folio_copier_register(struct folio_copier *c)
