@@ -222,7 +222,10 @@ static struct vm_area_struct *exchange_unmap_direct(struct exchange_direct *d,
 	if (!vma || vma_is_temporary_stack(vma))
 		return NULL;
 	d->last = vma;
-	return exchange_unmap_pte(d, folio, vma, addr) ? vma : NULL;
+	if (!exchange_unmap_pte(d, folio, vma, addr))
+		return NULL;
+	count_vm_event(EXCHANGE_DIRECT);
+	return vma;
 }
 
 /*
@@ -764,8 +767,10 @@ out:
  * -EOPNOTSUPP or -EINVAL for a folio of a kind that cannot be exchanged
  * (exchange_fail_type), -EXDEV for folios of different orders
  * (exchange_fail_order).  A batch that unmapped anything
- * counts one exchange_tlb_flush; pairs a copier swapped count as
- * copier_swap, and a copier's failure (the CPU then swaps) as copier_fail.
+ * counts one exchange_tlb_flush, and exchange_folios_mm() counts the folios
+ * it unmapped without the rmap in exchange_direct; pairs a copier swapped
+ * count as copier_swap, and a copier's failure (the CPU then swaps) as
+ * copier_fail.
  *
  * Return: the number of pairs exchanged.
  */

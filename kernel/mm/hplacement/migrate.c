@@ -15,6 +15,7 @@
  * waits for FMEM (hpl_balloon_want()) adds what it wants to the headroom.
  */
 
+#include <linux/bsearch.h>
 #include <linux/exchange.h>
 #include <linux/hplacement.h>
 #include <linux/memory-tiers.h>
@@ -26,6 +27,7 @@
 #include <linux/sched/mm.h>
 #include <linux/seqlock.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/vmstat.h>
 
 #include <trace/events/hplacement.h>
@@ -50,6 +52,9 @@
 #define HPL_MIGRATE_CHUNK_PAGES	(PMD_SIZE >> PAGE_SHIFT)
 #define HPL_EXCHANGE_CHUNK	64
 
+/* Isolated folios whose place an exchange remembers, at most. */
+#define HPL_WHERE_MAX		(2 * HPL_EXCHANGE_PAGES)
+
 /*
  * The page cap of a stage follows the average cost per page, but a small
  * folio costs far more per page than a THP, and finding folios in the
@@ -72,6 +77,18 @@ static bool hpl_time_up(void)
 }
 
 /**
+ * struct hpl_where - where a page walk found a folio it isolated
+ * @folio: the folio
+ * @mm: the mm whose page tables map it
+ * @addr: the address of its first page there (for a small folio: its own)
+ */
+struct hpl_where {
+	struct folio *folio;
+	struct mm_struct *mm;
+	unsigned long addr;
+};
+
+/**
  * struct hpl_promote - folios isolated by a page walk
  * @folios: the isolated folios
  * @nr: pages in @folios
@@ -82,12 +99,17 @@ static bool hpl_time_up(void)
  * @nid: see @one_node
  * @room: free FMEM pages that promoted folios may take, 0 for no limit: a
  *	THP that cannot fit would only fail, after trying to compact FMEM
+ * @where: if not NULL, where the folios were found, in the order of @folios
+ *	(@nr_where of them, @max_where at most), for exchange_folios_mm()
  */
 struct hpl_promote {
 	struct list_head folios;
 	unsigned long nr;
 	unsigned long max;
 	unsigned long room;
+	struct hpl_where *where;
+	unsigned int nr_where;
+	unsigned int max_where;
 	bool fmem;
 	bool one_node;
 	bool anon_only;
@@ -109,7 +131,10 @@ static bool hpl_folio_movable(const struct hpl_promote *pr,
 	return !pr->anon_only && folio->mapping;
 }
 
-static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
+/* Isolate @folio for @pr if it wants it; @mm maps @page of it at @addr. */
+static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio,
+			      struct page *page, struct mm_struct *mm,
+			      unsigned long addr)
 {
 	long nr = folio_nr_pages(folio);
 
@@ -126,6 +151,12 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio)
 	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
 			    nr);
 	pr->nr += nr;
+	if (pr->where && pr->nr_where < pr->max_where)
+		pr->where[pr->nr_where++] = (struct hpl_where) {
+			.folio = folio,
+			.mm = mm,
+			.addr = addr - (folio_page_idx(folio, page) << PAGE_SHIFT),
+		};
 }
 
 /* Pages of the folios on @list that NR_ISOLATED_FILE counts. */
@@ -157,7 +188,8 @@ static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
 
 		if (pmd_present(val) && pmd_trans_huge(val) &&
 		    !is_huge_zero_pmd(val))
-			hpl_promote_folio(pr, page_folio(pmd_page(val)));
+			hpl_promote_folio(pr, page_folio(pmd_page(val)),
+					  pmd_page(val), walk->mm, addr);
 		spin_unlock(ptl);
 		return pr->nr >= pr->max;
 	}
@@ -168,14 +200,16 @@ static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
 	for (pte = start_pte; addr < next && pr->nr < pr->max;
 	     pte++, addr += PAGE_SIZE) {
 		pte_t ptent = ptep_get(pte);
+		struct page *page;
 
 		if (!pte_present(ptent))
 			continue;
-		folio = vm_normal_folio(walk->vma, addr, ptent);
-		if (!folio || folio == last)
+		page = vm_normal_page(walk->vma, addr, ptent);
+		if (!page || page_folio(page) == last)
 			continue;
+		folio = page_folio(page);
 		last = folio;
-		hpl_promote_folio(pr, folio);
+		hpl_promote_folio(pr, folio, page, walk->mm, addr);
 	}
 	pte_unmap_unlock(start_pte, ptl);
 	return pr->nr >= pr->max;
@@ -397,6 +431,67 @@ static struct folio *hpl_cold_partner(struct list_head *cold,
 	return large;
 }
 
+static int hpl_where_cmp(const void *x, const void *y)
+{
+	const struct hpl_where *a = x, *b = y;
+
+	return a->folio < b->folio ? -1 : a->folio > b->folio;
+}
+
+static int hpl_where_key(const void *key, const void *elt)
+{
+	const struct hpl_where *w = elt;
+
+	return key < (void *)w->folio ? -1 : key > (void *)w->folio;
+}
+
+/* Where the walk of @pr found @folio, or NULL; @pr->where is sorted. */
+static const struct hpl_where *hpl_where_find(const struct hpl_promote *pr,
+					      const struct folio *folio)
+{
+	if (!pr->where)
+		return NULL;
+	return bsearch(folio, pr->where, pr->nr_where, sizeof(*pr->where),
+		       hpl_where_key);
+}
+
+/*
+ * Exchange @nr pairs.  Small folios found in the mm of the first of them
+ * are exchanged under that mm's mmap_lock with their addresses, so that
+ * exchange_folios_mm() remaps them without rmap walks; the others (large,
+ * of another mm, split off a cold THP) go through the rmap.
+ */
+static int hpl_exchange_pairs(struct folio_exchange *pairs, unsigned int nr,
+			      const struct hpl_promote *hot,
+			      const struct hpl_promote *cold)
+{
+	const struct hpl_where *wa, *wb;
+	struct mm_struct *mm = NULL;
+	unsigned int i;
+	int done;
+
+	for (i = 0; i < nr; i++) {
+		pairs[i].addr_a = 0;
+		pairs[i].addr_b = 0;
+		if (folio_test_large(pairs[i].a))
+			continue;
+		wa = hpl_where_find(hot, pairs[i].a);
+		wb = hpl_where_find(cold, pairs[i].b);
+		if (!mm)
+			mm = wa ? wa->mm : wb ? wb->mm : NULL;
+		if (wa && wa->mm == mm)
+			pairs[i].addr_a = wa->addr;
+		if (wb && wb->mm == mm)
+			pairs[i].addr_b = wb->addr;
+	}
+	if (mm && mmap_read_lock_killable(mm))
+		mm = NULL;
+	done = exchange_folios_mm(mm, pairs, nr);
+	if (mm)
+		mmap_read_unlock(mm);
+	return done;
+}
+
 /*
  * FMEM is full: exchange the SMEM pages of the hot ranges (@entries is
  * sorted by rank, hottest first) with FMEM pages of the cold ranges,
@@ -434,6 +529,9 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	struct folio *a, *b, *next;
 	struct mm_struct *mm;
 
+	hot.max_where = min_t(unsigned long, max + 1, HPL_WHERE_MAX);
+	hot.where = kvmalloc_array(hot.max_where, sizeof(*hot.where),
+				   GFP_KERNEL);
 	/* The SMEM pages around this interval's samples first. */
 	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
 		hm = hpl_find_hm(hms, nr_hms, entries[i].space_id);
@@ -452,12 +550,24 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 					  &hot);
 	}
 	cold.max = hot.nr;
+	if (hot.nr) {
+		cold.max_where = min_t(unsigned long, cold.max + 1,
+				       HPL_WHERE_MAX);
+		cold.where = kvmalloc_array(cold.max_where,
+					    sizeof(*cold.where), GFP_KERNEL);
+	}
 	while (n-- > i && cold.nr < cold.max) {
 		mm = hpl_find_mm(hms, nr_hms, entries[n].space_id);
 		if (mm && entries[n].class == HPL_COLD)
 			hpl_isolate_range(mm, entries[n].start, entries[n].end,
 					  &cold);
 	}
+	if (hot.where)
+		sort(hot.where, hot.nr_where, sizeof(*hot.where),
+		     hpl_where_cmp, NULL);
+	if (cold.where)
+		sort(cold.where, cold.nr_where, sizeof(*cold.where),
+		     hpl_where_cmp, NULL);
 	/* At most one partner per hot page, split or not. */
 	if (cold.nr)
 		pairs = kvmalloc_array(min(cold.nr, hot.nr), sizeof(*pairs),
@@ -484,7 +594,7 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	for (i = 0; i < nr && !hpl_time_up(); i += k) {
 		k = min(nr - i, HPL_EXCHANGE_CHUNK);
 		hpl_tried = true;
-		done += exchange_folios(pairs + i, k);
+		done += hpl_exchange_pairs(pairs + i, k, &hot, &cold);
 		n_tried += k;
 	}
 	trace_hplacement_exchange_batch(hot.nr, cold.nr, n_tried, done);
@@ -495,6 +605,8 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 			pages += folio_nr_pages(pairs[i].a);
 	}
 	kvfree(pairs);
+	kvfree(hot.where);
+	kvfree(cold.where);
 	/* Out of time: the cold folios stay, the rest of the hot set waits. */
 	if (n_tried < nr)
 		unpaired = 0;
