@@ -15,7 +15,6 @@
  * waits for FMEM (hpl_balloon_want()) adds what it wants to the headroom.
  */
 
-#include <linux/bsearch.h>
 #include <linux/exchange.h>
 #include <linux/hplacement.h>
 #include <linux/memory-tiers.h>
@@ -78,12 +77,14 @@ static bool hpl_time_up(void)
 
 /**
  * struct hpl_where - where a page walk found a folio it isolated
- * @folio: the folio
+ * @pfn: the folio's first page frame
+ * @nr: its pages; a THP split later leaves small folios in this range
  * @mm: the mm whose page tables map it
- * @addr: the address of its first page there (for a small folio: its own)
+ * @addr: the address of its first page there
  */
 struct hpl_where {
-	struct folio *folio;
+	unsigned long pfn;
+	unsigned long nr;
 	struct mm_struct *mm;
 	unsigned long addr;
 };
@@ -153,7 +154,8 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio,
 	pr->nr += nr;
 	if (pr->where && pr->nr_where < pr->max_where)
 		pr->where[pr->nr_where++] = (struct hpl_where) {
-			.folio = folio,
+			.pfn = folio_pfn(folio),
+			.nr = nr,
 			.mm = mm,
 			.addr = addr - (folio_page_idx(folio, page) << PAGE_SHIFT),
 		};
@@ -435,38 +437,52 @@ static int hpl_where_cmp(const void *x, const void *y)
 {
 	const struct hpl_where *a = x, *b = y;
 
-	return a->folio < b->folio ? -1 : a->folio > b->folio;
-}
-
-static int hpl_where_key(const void *key, const void *elt)
-{
-	const struct hpl_where *w = elt;
-
-	return key < (void *)w->folio ? -1 : key > (void *)w->folio;
-}
-
-/* Where the walk of @pr found @folio, or NULL; @pr->where is sorted. */
-static const struct hpl_where *hpl_where_find(const struct hpl_promote *pr,
-					      const struct folio *folio)
-{
-	if (!pr->where)
-		return NULL;
-	return bsearch(folio, pr->where, pr->nr_where, sizeof(*pr->where),
-		       hpl_where_key);
+	return a->pfn < b->pfn ? -1 : a->pfn > b->pfn;
 }
 
 /*
- * Exchange @nr pairs.  Small folios found in the mm of the first of them
- * are exchanged under that mm's mmap_lock with their addresses, so that
- * exchange_folios_mm() remaps them without rmap walks; the others (large,
- * of another mm, split off a cold THP) go through the rmap.
+ * Where the walk of @pr found @folio, or the THP it was split from: its
+ * address in *@addr, its mm returned (NULL: not found).  @pr->where is
+ * sorted by pfn.
+ */
+static struct mm_struct *hpl_where_find(const struct hpl_promote *pr,
+					struct folio *folio,
+					unsigned long *addr)
+{
+	unsigned long pfn = folio_pfn(folio);
+	unsigned int lo = 0, hi = pr->where ? pr->nr_where : 0, mid;
+	const struct hpl_where *w;
+
+	/* The last entry that starts at or below @pfn. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (pr->where[mid].pfn <= pfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	w = &pr->where[lo - 1];
+	if (pfn >= w->pfn + w->nr)
+		return NULL;
+	*addr = w->addr + ((pfn - w->pfn) << PAGE_SHIFT);
+	return w->mm;
+}
+
+/*
+ * Exchange @nr pairs.  Small folios (also those split off a cold THP)
+ * found in the mm of the first of them are exchanged under that mm's
+ * mmap_lock with their addresses, so that exchange_folios_mm() remaps them
+ * without rmap walks; the others (large, or of another mm: one mmap_lock
+ * at a time) go through the rmap.
  */
 static int hpl_exchange_pairs(struct folio_exchange *pairs, unsigned int nr,
 			      const struct hpl_promote *hot,
 			      const struct hpl_promote *cold)
 {
-	const struct hpl_where *wa, *wb;
-	struct mm_struct *mm = NULL;
+	struct mm_struct *mm = NULL, *mm_a, *mm_b;
+	unsigned long addr_a, addr_b;
 	unsigned int i;
 	int done;
 
@@ -475,14 +491,14 @@ static int hpl_exchange_pairs(struct folio_exchange *pairs, unsigned int nr,
 		pairs[i].addr_b = 0;
 		if (folio_test_large(pairs[i].a))
 			continue;
-		wa = hpl_where_find(hot, pairs[i].a);
-		wb = hpl_where_find(cold, pairs[i].b);
+		mm_a = hpl_where_find(hot, pairs[i].a, &addr_a);
+		mm_b = hpl_where_find(cold, pairs[i].b, &addr_b);
 		if (!mm)
-			mm = wa ? wa->mm : wb ? wb->mm : NULL;
-		if (wa && wa->mm == mm)
-			pairs[i].addr_a = wa->addr;
-		if (wb && wb->mm == mm)
-			pairs[i].addr_b = wb->addr;
+			mm = mm_a ? mm_a : mm_b;
+		if (mm_a && mm_a == mm)
+			pairs[i].addr_a = addr_a;
+		if (mm_b && mm_b == mm)
+			pairs[i].addr_b = addr_b;
 	}
 	if (mm && mmap_read_lock_killable(mm))
 		mm = NULL;
