@@ -53,7 +53,7 @@ static void usage(FILE *f)
 		"usage: xchgbench --method exchange|migrate [options]\n"
 		"  --pages N          pages each way (default 4096)\n"
 		"  --step N           pairs per exchange write or move_pages call\n"
-		"                     (default 8; exchange: at most 8)\n"
+		"                     (default 8; exchange: at most 512)\n"
 		"  --demote-first     migrate: move the cold pages down first\n"
 		"  --fill-fmem FREE   fill node 0 with other pages until FREE is left\n"
 		"  --trace-tlb        tracing_on=1 only while timing\n");
