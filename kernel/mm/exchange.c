@@ -103,7 +103,7 @@ static int exchange_check(struct folio *folio)
 
 /*
  * A caller of exchange_folios_mm() found the folios in the page tables of
- * @mm and holds its mmap_lock, so it knows where each is mapped and the
+ * an mm and holds its mmap_lock, so it knows where each is mapped and the
  * VMAs stay.  A small folio mapped only there is unmapped and remapped at
  * that address directly, as try_to_migrate() and remove_migration_ptes()
  * would do it, without their walks through the rmap (anon_vma lock and
@@ -281,11 +281,13 @@ static void exchange_remap(struct folio *old, struct folio *new,
 
 /*
  * Lock both folios, check them and unmap them to migration entries; the TLB
- * flush is left to the caller (TTU_BATCH_FLUSH, @d).  @may_sleep: we hold no
+ * flush is left to the caller (TTU_BATCH_FLUSH, @da and @db: where the mms
+ * of the a and b folios of exchange_folios_mm() map them).  @may_sleep: we hold no
  * other folio lock, so we may wait for the first one.
  */
-static int exchange_unmap(struct folio_exchange *x, struct exchange_direct *d,
-			  bool may_sleep)
+static int exchange_unmap(struct folio_exchange *x,
+			  struct exchange_direct *da,
+			  struct exchange_direct *db, bool may_sleep)
 {
 	struct folio *a = x->a, *b = x->b;
 	int err, err_b;
@@ -318,16 +320,22 @@ static int exchange_unmap(struct folio_exchange *x, struct exchange_direct *d,
 	 * they are unmapped, as migration does.  None means the folio was
 	 * unmapped meanwhile.  A directly unmapped folio's stays with its VMA.
 	 */
-	x->vma_a = exchange_unmap_direct(d, a, x->addr_a);
+	x->vma_a = exchange_unmap_direct(da, a, x->addr_a);
 	if (!x->vma_a)
 		x->anon_vma_a = folio_get_anon_vma(a);
-	x->vma_b = exchange_unmap_direct(d, b, x->addr_b);
+	x->vma_b = exchange_unmap_direct(db, b, x->addr_b);
 	if (!x->vma_b)
 		x->anon_vma_b = folio_get_anon_vma(b);
 	if ((!x->vma_a && !x->anon_vma_a) || (!x->vma_b && !x->anon_vma_b)) {
-		/* Back where it was, if one was unmapped directly. */
-		exchange_remap(a, a, x->vma_a, x->addr_a);
-		exchange_remap(b, b, x->vma_b, x->addr_b);
+		/*
+		 * Back where it was, if one was unmapped directly; nothing
+		 * went through the rmap yet (and an unmapped folio's anon_vma
+		 * may be gone: no rmap walk for it).
+		 */
+		if (x->vma_a)
+			exchange_remap(a, a, x->vma_a, x->addr_a);
+		if (x->vma_b)
+			exchange_remap(b, b, x->vma_b, x->addr_b);
 		err = -EBUSY;
 		goto put;
 	}
@@ -776,36 +784,46 @@ out:
  */
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
 {
-	return exchange_folios_mm(NULL, pairs, nr);
+	return exchange_folios_mm(NULL, NULL, pairs, nr);
 }
 
 /**
- * exchange_folios_mm - exchange_folios() for folios found in an mm
- * @mm: the mm whose page tables map each folio of @pairs, or NULL
- * @pairs: the pairs, with addr_a and addr_b where @mm maps a and b
+ * exchange_folios_mm - exchange_folios() for folios found in page tables
+ * @mm_a: the mm that maps the a folios of @pairs at their addr_a, or NULL
+ * @mm_b: the mm that maps the b folios at their addr_b (may be @mm_a), or
+ *	NULL
+ * @pairs: the pairs, with addr_a and addr_b
  * @nr: number of pairs
  *
  * As exchange_folios(), for a caller that found the folios in the page
- * tables of @mm and still holds its mmap_lock for reading (so the VMAs
- * stay): a small folio that @mm maps once, at its address, is unmapped
- * and remapped there directly, without walks through the rmap, and the
- * TLB is flushed once for all of them.  Other folios (large, shared with
- * another mm, moved since) take the rmap as in exchange_folios().
+ * tables of @mm_a and @mm_b and still holds their mmap_lock for reading
+ * (so the VMAs stay): a small folio that its mm maps once, at its
+ * address, is unmapped and remapped there directly, without walks through
+ * the rmap, and the TLB of each mm is flushed once for all of them.  The
+ * addresses are checked, not trusted: a folio mapped elsewhere, large or
+ * shared with another mm takes the rmap as in exchange_folios().
  *
  * Return: the number of pairs exchanged.
  */
-int exchange_folios_mm(struct mm_struct *mm, struct folio_exchange *pairs,
-		       unsigned int nr)
+int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
+		       struct folio_exchange *pairs, unsigned int nr)
 {
-	struct exchange_direct d = { .mm = mm, .start = ULONG_MAX };
+	struct exchange_direct d[2] = {
+		{ .mm = mm_a, .start = ULONG_MAX },
+		{ .mm = mm_b, .start = ULONG_MAX },
+	};
+	/* One mm for both sides: one flush for both. */
+	struct exchange_direct *db = mm_b == mm_a ? &d[0] : &d[1];
 	unsigned int i, frozen = 0;
 	struct folio **fa = NULL;
 	bool locked = false;
 	int done = 0;
 
 	might_sleep();
-	if (mm)
-		mmap_assert_locked(mm);
+	if (mm_a)
+		mmap_assert_locked(mm_a);
+	if (mm_b)
+		mmap_assert_locked(mm_b);
 	if (!nr)
 		return 0;
 	for (i = 0; i < nr; i++) {
@@ -817,7 +835,7 @@ int exchange_folios_mm(struct mm_struct *mm, struct folio_exchange *pairs,
 		x->anon_vma_b = NULL;
 		x->vma_a = NULL;
 		x->vma_b = NULL;
-		x->err = exchange_unmap(x, &d, !locked);
+		x->err = exchange_unmap(x, &d[0], db, !locked);
 		if (!x->err)
 			locked = true;
 		else
@@ -837,7 +855,8 @@ int exchange_folios_mm(struct mm_struct *mm, struct folio_exchange *pairs,
 
 	/* One TLB flush for every mapping the batch has cleared. */
 	try_to_unmap_flush();
-	exchange_direct_flush(&d);
+	exchange_direct_flush(&d[0]);
+	exchange_direct_flush(&d[1]);
 	count_vm_event(EXCHANGE_TLB_FLUSH);
 
 	for (i = 0; i < nr; i++) {
@@ -889,11 +908,6 @@ struct exchange_debugfs_req {
 	struct folio *folio[2 * EXCHANGE_DEBUGFS_PAIRS];
 };
 
-/*
- * Parse one number of @base at *@p, which the caller has put at a non-blank
- * character; leaves *@p after it.  A plain loop: with 1024 addresses a
- * write, strsep() and kstrtoul() took an eighth of an exchange's time.
- */
 /* A hex digit's value, 16 for any other character. */
 static inline unsigned int exchange_debugfs_digit(char c)
 {
@@ -903,6 +917,11 @@ static inline unsigned int exchange_debugfs_digit(char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : 16;
 }
 
+/*
+ * Parse one number of @base at *@p, which the caller has put at a non-blank
+ * character; leaves *@p after it.  A plain loop: with 1024 addresses a
+ * write, strsep() and kstrtoul() took an eighth of an exchange's time.
+ */
 static int exchange_debugfs_number(const char **p, unsigned int base,
 				   unsigned long *val)
 {
@@ -1051,7 +1070,7 @@ static ssize_t exchange_debugfs_write(struct file *file,
 			req->x[i].addr_b = req->addr[2 * i + 1];
 		}
 		/* Where they are mapped is known: no rmap walks. */
-		exchange_folios_mm(mm, req->x, nr);
+		exchange_folios_mm(mm, mm, req->x, nr);
 		for (i = 0; i < nr && !err; i++)
 			err = req->x[i].err;
 	}

@@ -205,6 +205,60 @@ static void xt_test_twice(struct kunit *test)
 	xt_expect_untouched(test, &x, 2);
 }
 
+static unsigned long xt_direct_count(struct kunit *test)
+{
+	unsigned long *ev = kunit_kcalloc(test, NR_VM_EVENT_ITEMS, sizeof(*ev),
+					  GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, ev);
+	all_vm_events(ev);
+	return ev[EXCHANGE_DIRECT];
+}
+
+/*
+ * exchange_folios_mm(): folios at the addresses given are remapped there
+ * without the rmap; a wrong address (page 7 maps another folio) or one in
+ * no VMA only sends that folio through the rmap.  Swapped crosswise all
+ * the same.
+ */
+static void xt_test_mm(struct kunit *test)
+{
+	struct folio_exchange p[3] = {};
+	unsigned long direct;
+	struct mm_struct *mm;
+	struct xt x;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, xt_init(test, &x), 0);
+	/* kunit_vm_mmap() gave this kthread an mm. */
+	mm = current->mm;
+	xt_isolate(test, &x, 6);
+	for (i = 0; i < 3; i++) {
+		p[i].a = x.folio[2 * i];
+		p[i].b = x.folio[2 * i + 1];
+		p[i].addr_a = x.base + 2 * i * PAGE_SIZE;
+		p[i].addr_b = x.base + (2 * i + 1) * PAGE_SIZE;
+	}
+	p[1].addr_b = x.base + 7 * PAGE_SIZE;
+	p[2].addr_a = 0;
+	direct = xt_direct_count(test);
+	mmap_read_lock(mm);
+	KUNIT_EXPECT_EQ(test, exchange_folios_mm(mm, mm, p, 3), 3);
+	mmap_read_unlock(mm);
+	KUNIT_EXPECT_EQ(test, xt_direct_count(test) - direct, 4UL);
+	xt_putback(&x);
+
+	for (i = 0; i < 6; i++) {
+		KUNIT_EXPECT_EQ(test, p[i / 2].err, 0);
+		/* Page i now maps the other folio of its pair. */
+		KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, i), x.folio[i ^ 1]);
+		KUNIT_EXPECT_EQ(test, folio_ref_count(x.folio[i]), x.ref[i]);
+		KUNIT_EXPECT_EQ(test, folio_mapcount(x.folio[i]), 1);
+	}
+	for (i = 0; i < XT_PAGES; i++)
+		KUNIT_EXPECT_EQ(test, xt_read(&x, i), i + 1);
+}
+
 /* A folio copier that swaps the first @swap_first pairs, or fails. */
 struct xt_copier {
 	struct folio_copier c;
@@ -336,6 +390,7 @@ static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_busy),
 	KUNIT_CASE(xt_test_type),
 	KUNIT_CASE(xt_test_twice),
+	KUNIT_CASE(xt_test_mm),
 	KUNIT_CASE(xt_test_copier),
 	KUNIT_CASE(xt_test_copier_copy),
 	{}

@@ -19,8 +19,8 @@ struct vm_area_struct;
  * struct folio_exchange - one pair of folios for exchange_folios()
  * @a: one folio, for example a hot folio on a slow node
  * @b: the other folio, for example a cold folio on a fast node
- * @addr_a: for exchange_folios_mm(): where its mm maps @a
- * @addr_b: for exchange_folios_mm(): where its mm maps @b
+ * @addr_a: for exchange_folios_mm(): where its mm_a maps @a
+ * @addr_b: for exchange_folios_mm(): where its mm_b maps @b
  * @err: set by exchange_folios(): 0 if the pair was exchanged, or why not
  *
  * The caller fills in @a and @b (and for exchange_folios_mm() @addr_a and
@@ -64,8 +64,8 @@ struct folio_copier {
 
 #ifdef CONFIG_FOLIO_EXCHANGE
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr);
-int exchange_folios_mm(struct mm_struct *mm, struct folio_exchange *pairs,
-		       unsigned int nr);
+int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
+		       struct folio_exchange *pairs, unsigned int nr);
 int folio_copier_register(struct folio_copier *c);
 void folio_copier_unregister(struct folio_copier *c);
 bool folio_copier_begin(void);
@@ -82,7 +82,8 @@ static inline int exchange_folios(struct folio_exchange *pairs,
 	return 0;
 }
 
-static inline int exchange_folios_mm(struct mm_struct *mm,
+static inline int exchange_folios_mm(struct mm_struct *mm_a,
+				     struct mm_struct *mm_b,
 				     struct folio_exchange *pairs,
 				     unsigned int nr)
 {

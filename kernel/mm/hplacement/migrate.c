@@ -100,8 +100,9 @@ struct hpl_where {
  * @nid: see @one_node
  * @room: free FMEM pages that promoted folios may take, 0 for no limit: a
  *	THP that cannot fit would only fail, after trying to compact FMEM
- * @where: if not NULL, where the folios were found, in the order of @folios
- *	(@nr_where of them, @max_where at most), for exchange_folios_mm()
+ * @where: if not NULL, where the folios were found (@nr_where of them,
+ *	@max_where at most; hpl_exchange() sorts them by pfn), for
+ *	exchange_folios_mm()
  */
 struct hpl_promote {
 	struct list_head folios;
@@ -471,18 +472,19 @@ static struct mm_struct *hpl_where_find(const struct hpl_promote *pr,
 }
 
 /*
- * Exchange @nr pairs.  Small folios (also those split off a cold THP)
- * found in the mm of the first of them are exchanged under that mm's
- * mmap_lock with their addresses, so that exchange_folios_mm() remaps them
- * without rmap walks; the others (large, or of another mm: one mmap_lock
- * at a time) go through the rmap.
+ * Exchange @nr pairs.  Small folios (also those split off a cold THP) are
+ * exchanged with the addresses where the walks found them, under the
+ * mmap_lock of the mm of the first hot one and of the first cold one, so
+ * that exchange_folios_mm() remaps them without rmap walks.  The second
+ * mmap_lock is only tried (two of the same class could deadlock); the
+ * folios of other mms, and large ones, go through the rmap.
  */
 static int hpl_exchange_pairs(struct folio_exchange *pairs, unsigned int nr,
 			      const struct hpl_promote *hot,
 			      const struct hpl_promote *cold)
 {
-	struct mm_struct *mm = NULL, *mm_a, *mm_b;
-	unsigned long addr_a, addr_b;
+	struct mm_struct *mm_a = NULL, *mm_b = NULL, *mm;
+	unsigned long addr;
 	unsigned int i;
 	int done;
 
@@ -491,20 +493,26 @@ static int hpl_exchange_pairs(struct folio_exchange *pairs, unsigned int nr,
 		pairs[i].addr_b = 0;
 		if (folio_test_large(pairs[i].a))
 			continue;
-		mm_a = hpl_where_find(hot, pairs[i].a, &addr_a);
-		mm_b = hpl_where_find(cold, pairs[i].b, &addr_b);
-		if (!mm)
-			mm = mm_a ? mm_a : mm_b;
-		if (mm_a && mm_a == mm)
-			pairs[i].addr_a = addr_a;
-		if (mm_b && mm_b == mm)
-			pairs[i].addr_b = addr_b;
+		mm = hpl_where_find(hot, pairs[i].a, &addr);
+		if (mm && !mm_a)
+			mm_a = mm;
+		if (mm && mm == mm_a)
+			pairs[i].addr_a = addr;
+		mm = hpl_where_find(cold, pairs[i].b, &addr);
+		if (mm && !mm_b)
+			mm_b = mm;
+		if (mm && mm == mm_b)
+			pairs[i].addr_b = addr;
 	}
-	if (mm && mmap_read_lock_killable(mm))
-		mm = NULL;
-	done = exchange_folios_mm(mm, pairs, nr);
-	if (mm)
-		mmap_read_unlock(mm);
+	if (mm_a && mmap_read_lock_killable(mm_a))
+		mm_a = NULL;
+	if (mm_b && mm_b != mm_a && !mmap_read_trylock(mm_b))
+		mm_b = NULL;
+	done = exchange_folios_mm(mm_a, mm_b, pairs, nr);
+	if (mm_b && mm_b != mm_a)
+		mmap_read_unlock(mm_b);
+	if (mm_a)
+		mmap_read_unlock(mm_a);
 	return done;
 }
 
