@@ -907,6 +907,79 @@ static void test_race(void)
  * must stay intact in the parent and in every child, and no write may be
  * lost.
  */
+/* Zaps page A (MADV_DONTNEED, mmap_lock for reading only) and rewrites it. */
+struct zapper {
+	char *a;
+	volatile int stop;
+	long zaps, bad;
+};
+
+static void *zap_thread(void *arg)
+{
+	struct zapper *z = arg;
+	uint64_t seed = 1000;
+
+	while (!z->stop) {
+		madvise(z->a, PAGE, MADV_DONTNEED);
+		fill(z->a, PAGE, ++seed);
+		z->bad += !check(z->a, PAGE, seed);
+		z->zaps++;
+		/* Let some exchanges find A mapped and idle. */
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/*
+ * The exchange unmaps where the page tables say, under mmap_lock for
+ * reading: MADV_DONTNEED may zap the migration entry meanwhile.  The zapped
+ * page must stay zapped (its refill is not overwritten), the other keep its
+ * data.
+ */
+static void test_zap(void)
+{
+	int i, rc, rc_ok = 0, rc_bad = 0, b_bad = 0, first_bad = 0;
+	int busy = 0, absent = 0;
+	struct zapper z = { 0 };
+	pthread_t t;
+	char *a, *b;
+
+	two_pages(&a, &b, 130, 131);
+	z.a = a;
+	if (pthread_create(&t, NULL, zap_thread, &z)) {
+		ok(0, "zap: thread");
+		return;
+	}
+	for (i = 0; i < 300; i++) {
+		rc = xchg(getpid(), a, b);
+		rc_ok += !rc;
+		busy += rc == -EBUSY;
+		/* A zapped and not refaulted yet: ENOENT. */
+		absent += rc == -ENOENT;
+		if (rc && rc != -EBUSY && rc != -ENOENT) {
+			rc_bad++;
+			if (!first_bad)
+				first_bad = rc;
+		}
+		b_bad += !check(b, PAGE, 131);
+	}
+	z.stop = 1;
+	pthread_join(t, NULL);
+	ok(rc_ok + busy > 0 && !rc_bad,
+	   "zap: 300 exchanges amid MADV_DONTNEED of one page: %d succeed, %d EBUSY, %d ENOENT, no other error (first other %s)",
+	   rc_ok, busy, absent, errname(first_bad));
+	ok(!b_bad, "zap: the other page keeps its data (%d bad reads)", b_bad);
+	ok(z.zaps > 0 && !z.bad,
+	   "zap: each of %ld refills of the zapped page reads back (%ld bad)",
+	   z.zaps, z.bad);
+	/* Whatever the race left, an exchange now works and keeps both. */
+	fill(a, PAGE, 132);
+	rc = xchg(getpid(), a, b);
+	ok(!rc && check(a, PAGE, 132) && check(b, PAGE, 131),
+	   "zap: afterwards an exchange succeeds and keeps both pages' data (%s)",
+	   errname(rc));
+}
+
 struct chaos {
 	char *x;		/* THP whose PMD the toggler splits */
 	volatile int stop;
@@ -1098,6 +1171,7 @@ int main(int argc, char **argv)
 	test_foll_pin();
 	test_kinds();
 	test_race();
+	test_zap();
 	test_chaos();
 	test_input();
 	printf("1..%d\n", tap_n);
