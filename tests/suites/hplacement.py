@@ -498,8 +498,8 @@ def demotion(t):
              'hpl_demotions counts the demoted pages', d)
         # Hot page cache on node 1 (program data) may be promoted once
         # the headroom is free again, into the room above it only.
-        t.ok(d['hpl_promotions'] * 4 <= max(settled - 160, 0) * 1024 and
-             d['hpl_exchanges'] == 0,
+        # Exchanges take no room and may run below it.
+        t.ok(d['hpl_promotions'] * 4 <= max(settled - 160, 0) * 1024,
              'nothing is promoted below the headroom', (settled, d))
         frac = fast_frac(g, pid, a, a + (size << 20))
         t.ok(frac < 1.0, 'the demoted pages are the idle buffer\'s', frac)

@@ -875,8 +875,19 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
 		trace_hplacement_migrate(res.hot_bytes, room, headroom, 0,
 					 demoted, demote_failed);
+		/*
+		 * An exchange takes no room: with time left (nothing more that
+		 * can be demoted, say FMEM held by the kernel), the hot set
+		 * still comes up instead of waiting for room that never comes.
+		 */
+		if (smem != NUMA_NO_NODE && demoted < cap &&
+		    !hpl_walk_time_up())
+			moved = hpl_exchange(hms, nr, entries, n, target, smem,
+					     min(hpl_scale_amount(scale,
+								  HPL_EXCHANGE_PAGES),
+						 cap - demoted));
 		kvfree(entries);
-		return demoted;
+		return demoted + moved;
 	}
 	avail = room - headroom;
 	max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), cap);
