@@ -65,6 +65,9 @@
 static u64 hpl_stop_ns;
 static bool hpl_tried;
 
+/* Below the headroom, whether this interval exchanges before demoting. */
+static bool hpl_up_first;
+
 static bool hpl_walk_time_up(void)
 {
 	return task_sched_runtime(current) > hpl_stop_ns;
@@ -865,27 +868,31 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	headroom >>= PAGE_SHIFT;
 	headroom += READ_ONCE(hpl_balloon_wanted[target]);
 	if (room < headroom) {
-		/* Below the headroom: make room first, coldest pages out. */
-		if (smem != NUMA_NO_NODE)
+		/*
+		 * Below the headroom: make room, coldest pages out, and with
+		 * the time left exchange hot SMEM pages, which takes no room.
+		 * The first batch of a step always goes, and one batch of
+		 * demotions can take an interval's time (4 KiB pages copied by
+		 * the host one request each, a debug kernel): every other
+		 * interval the exchange goes first, so neither starves.
+		 */
+		limit = min3(headroom - room, cap,
+			     hpl_scale_amount(scale, HPL_DEMOTE_PAGES));
+		max = min(hpl_scale_amount(scale, HPL_EXCHANGE_PAGES), cap);
+		hpl_up_first = !hpl_up_first;
+		if (smem != NUMA_NO_NODE && hpl_up_first)
+			moved = hpl_exchange(hms, nr, entries, n, target, smem,
+					     max);
+		if (smem != NUMA_NO_NODE && !hpl_walk_time_up())
 			demoted = hpl_demote(hms, nr, entries, n, target, smem,
-					     min3(headroom - room, cap,
-						  hpl_scale_amount(scale,
-								   HPL_DEMOTE_PAGES)),
-					     &demote_failed);
+					     limit, &demote_failed);
+		if (smem != NUMA_NO_NODE && !hpl_up_first &&
+		    !hpl_walk_time_up())
+			moved = hpl_exchange(hms, nr, entries, n, target, smem,
+					     max - min(max, demoted));
 		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
 		trace_hplacement_migrate(res.hot_bytes, room, headroom, 0,
 					 demoted, demote_failed);
-		/*
-		 * An exchange takes no room: with time left (nothing more that
-		 * can be demoted, say FMEM held by the kernel), the hot set
-		 * still comes up instead of waiting for room that never comes.
-		 */
-		if (smem != NUMA_NO_NODE && demoted < cap &&
-		    !hpl_walk_time_up())
-			moved = hpl_exchange(hms, nr, entries, n, target, smem,
-					     min(hpl_scale_amount(scale,
-								  HPL_EXCHANGE_PAGES),
-						 cap - demoted));
 		kvfree(entries);
 		return demoted + moved;
 	}
