@@ -332,15 +332,17 @@ static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 }
 
 /*
- * Managed pages of @nid, and in @room its free pages that a user page may
- * take: above the high watermark and the reserve that a zone keeps from
- * allocations that could use a higher zone (all of ZONE_DMA, typically).
+ * The pages of @nid that user pages can hold, and in @room its free pages
+ * that a user page may take: above the high watermark and the reserve that
+ * a zone keeps from allocations that could use a higher zone (all of
+ * ZONE_DMA, typically).
  */
 static unsigned long hpl_node_pages(int nid, unsigned long *room)
 {
 	enum zone_type classzone = gfp_zone(GFP_HIGHUSER_MOVABLE);
 	pg_data_t *pgdat = NODE_DATA(nid);
-	unsigned long managed = 0, free, wmark;
+	unsigned long managed = 0, free, wmark, user = 0;
+	enum lru_list lru;
 	struct zone *zone;
 	int z;
 
@@ -351,6 +353,7 @@ static unsigned long hpl_node_pages(int nid, unsigned long *room)
 			continue;
 		managed += zone_managed_pages(zone);
 		free = zone_page_state(zone, NR_FREE_PAGES);
+		user += free;
 		wmark = high_wmark_pages(zone) + zone->lowmem_reserve[classzone];
 		if (free > wmark)
 			*room += free - wmark;
@@ -359,7 +362,16 @@ static unsigned long hpl_node_pages(int nid, unsigned long *room)
 	/* Ballooned pages are managed but given back to the host. */
 	managed -= min(managed, node_page_state(pgdat, NR_HBALLOON_PAGES));
 #endif
-	return managed;
+	/*
+	 * The kernel's own memory (slab, page tables, a debug kernel's
+	 * shadow) is no room for the hot set: counted, it made a full FMEM
+	 * look as if everything fit, and no range was cold.
+	 */
+	for_each_lru(lru)
+		user += node_page_state(pgdat, NR_LRU_BASE + lru);
+	user += node_page_state(pgdat, NR_ISOLATED_ANON) +
+		node_page_state(pgdat, NR_ISOLATED_FILE);
+	return min(managed, user);
 }
 
 static struct hpl_mm *hpl_find_hm(struct hpl_mm **hms, unsigned int nr, u64 id)
