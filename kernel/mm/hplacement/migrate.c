@@ -15,6 +15,7 @@
  * waits for FMEM (hpl_balloon_want()) adds what it wants to the headroom.
  */
 
+#include <linux/bsearch.h>
 #include <linux/exchange.h>
 #include <linux/hplacement.h>
 #include <linux/memory-tiers.h>
@@ -456,6 +457,17 @@ static int hpl_where_cmp(const void *x, const void *y)
 	return a->pfn < b->pfn ? -1 : a->pfn > b->pfn;
 }
 
+/* Folios are isolated once, so the page frame ranges do not overlap. */
+static int hpl_where_key(const void *key, const void *elt)
+{
+	unsigned long pfn = *(const unsigned long *)key;
+	const struct hpl_where *w = elt;
+
+	if (pfn < w->pfn)
+		return -1;
+	return pfn >= w->pfn + w->nr;
+}
+
 /*
  * Where the walk of @pr found @folio, or the THP it was split from: its
  * address in *@addr, its mm returned (NULL: not found).  @pr->where is
@@ -466,21 +478,13 @@ static struct mm_struct *hpl_where_find(const struct hpl_promote *pr,
 					unsigned long *addr)
 {
 	unsigned long pfn = folio_pfn(folio);
-	unsigned int lo = 0, hi = pr->where ? pr->nr_where : 0, mid;
 	const struct hpl_where *w;
 
-	/* The last entry that starts at or below @pfn. */
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (pr->where[mid].pfn <= pfn)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
+	if (!pr->where)
 		return NULL;
-	w = &pr->where[lo - 1];
-	if (pfn >= w->pfn + w->nr)
+	w = bsearch(&pfn, pr->where, pr->nr_where, sizeof(*pr->where),
+		    hpl_where_key);
+	if (!w)
 		return NULL;
 	*addr = w->addr + ((pfn - w->pfn) << PAGE_SHIFT);
 	return w->mm;
