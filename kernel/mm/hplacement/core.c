@@ -11,7 +11,8 @@
  * The abit source samples accessed bits: for each range, a few small
  * windows of pages around pseudo-random addresses have the accessed bit
  * of their page table entries tested and cleared; a young page is a
- * sample, on FMEM when its node is in the top memory tier.
+ * sample, on FMEM when its node is in the top memory tier.  THPs are
+ * tested apart, in rounds microseconds apart (hpl_abit_rounds()).
  */
 
 #include <linux/delay.h>
@@ -48,11 +49,19 @@
 #define HPL_ABIT_WINDOW_PAGES	4
 #define HPL_ABIT_BATCH		64
 /*
- * SMEM THPs mapped with PTEs per interval at the nominal work scale: a
- * split costs far more than testing a window, so it is paced by the
- * budget like the rest of the sampling.
+ * THPs are tested apart from the windows: a PMD's accessed bit covers
+ * 2 MiB, and the cold data of a THP is touched often enough to test young
+ * after the windows' milliseconds.  Rounds a short delay apart (10 us to
+ * 10 ms, adapted like the windows' delay) tell them apart: a hot THP is
+ * young in most rounds, a cold one in few.  HPL_ABIT_ROUNDS tests per
+ * interval after a first clear, of HPL_ABIT_PMDS PMDs per mm at the
+ * nominal work scale.
  */
-#define HPL_ABIT_SPLITS		64
+#define HPL_ABIT_ROUNDS		4
+#define HPL_ABIT_PMDS		512
+#define HPL_ABIT_ROUND_US	100
+#define HPL_ABIT_ROUND_MIN_US	10
+#define HPL_ABIT_ROUND_MAX_US	10000
 /*
  * Accessed bits are cleared, then tested some milliseconds later: long
  * enough for hot pages to be accessed again, short enough that most cold
@@ -109,8 +118,16 @@ static u64 hpl_gen;
 static u64 hpl_page_ns = 20 * NSEC_PER_USEC;
 /* CPU time migration may still spend (see hpl_migrate_cap()). */
 static s64 hpl_credit_ns;
-/* THP splits left to this interval's sampling. */
-static unsigned long hpl_abit_splits_left;
+/*
+ * Set when the last interval's migration stage ran out of budget with
+ * hot SMEM pages left to move.  Then the next interval skips sampling and
+ * classification and gives the budget to moving them, to the PMDs that
+ * its samples named (struct hpl_mm.hints): under a small budget finding
+ * the hot set costs as much as moving it, and sampling again before it
+ * has moved only finds it again.  Every other interval at most, so that
+ * the classification follows the workload.
+ */
+static bool hpl_catch_up;
 
 /* Follow a dearer page at once, a cheaper one slowly: overruns cost more. */
 static void hpl_page_cost(u64 ns)
@@ -132,7 +149,10 @@ static int hpl_applied = -1;
 struct hpl_batch {
 	struct hpl_space *space;
 	bool record;
-	unsigned long split_at;
+	/* THPs found young by a round, for the next (hpl_abit_rounds()) */
+	unsigned long *young;
+	unsigned int nr_young;
+	unsigned int max_young;
 	struct hpl_sample samples[HPL_ABIT_BATCH];
 	unsigned int nr;
 	unsigned long nr_fmem;
@@ -161,7 +181,7 @@ static void hpl_batch_hints(struct hpl_batch *ab)
 {
 	struct hpl_mm *hm = container_of(ab->space, struct hpl_mm, space);
 	unsigned long pmd;
-	unsigned int i, j;
+	unsigned int i, j, k;
 
 	for (i = 0; i < ab->nr; i++) {
 		if (ab->samples[i].fmem)
@@ -175,6 +195,18 @@ static void hpl_batch_hints(struct hpl_batch *ab)
 			hm->hints[j].addr = pmd;
 			hm->hints[j].nr = 1;
 			hm->nr_hints++;
+		} else {
+			/*
+			 * Full: the PMD with fewest samples makes way and the
+			 * new one counts one more (space-saving), so that a
+			 * PMD young in every round keeps its place whatever
+			 * came before it in address order.
+			 */
+			for (j = 0, k = 1; k < HPL_NR_HINTS; k++)
+				if (hm->hints[k].nr < hm->hints[j].nr)
+					j = k;
+			hm->hints[j].addr = pmd;
+			hm->hints[j].nr++;
 		}
 	}
 }
@@ -213,6 +245,7 @@ static void hpl_batch_add(struct hpl_batch *ab, unsigned long addr, int nid)
 		ab->nr_smem++;
 }
 
+/* The windows' pages; a THP has none here (see hpl_abit_rounds()). */
 static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			struct mm_walk *walk)
 {
@@ -220,44 +253,6 @@ static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 	pte_t *pte, *start_pte;
 	spinlock_t *ptl;	/* page table lock */
 
-#ifdef CONFIG_TRANSPARENT_HUGEPAGE
-	ptl = pmd_trans_huge_lock(pmd, walk->vma);
-	if (ptl) {
-		pmd_t val = pmdp_get(pmd);
-		bool split = false;
-
-		if (pmd_present(val) && pmd_trans_huge(val) &&
-		    !is_huge_zero_pmd(val)) {
-			/*
-			 * One accessed bit for 2 MiB tells hot from cold only
-			 * if the cold data rests for the whole delay.  On SMEM,
-			 * where the hot set is to be found, map the THP with
-			 * PTEs (the folio stays whole) so that each page has
-			 * its own; once per PMD, should the split not take.
-			 */
-			split = !ab->record && ab->split_at != addr &&
-				hpl_abit_splits_left &&
-				!node_is_toptier(page_to_nid(pmd_page(val)));
-			ab->nr_tested += !split;
-			if (!split &&
-			    pmdp_test_and_clear_young(walk->vma, addr, pmd)) {
-				ab->nr_cleared++;
-				folio_set_young(page_folio(pmd_page(val)));
-				if (ab->record)
-					hpl_batch_add(ab, addr,
-						      page_to_nid(pmd_page(val)));
-			}
-		}
-		spin_unlock(ptl);
-		if (split) {
-			hpl_abit_splits_left--;
-			ab->split_at = addr;
-			split_huge_pmd(walk->vma, pmd, addr);
-			walk->action = ACTION_AGAIN;
-		}
-		return 0;
-	}
-#endif
 	start_pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
 	if (!start_pte)
 		return 0;
@@ -343,26 +338,196 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 		flush_tlb_mm(hm->mm);
 }
 
+static int hpl_round_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
+			 struct mm_walk *walk)
+{
+	struct hpl_batch *ab = walk->private;
+	spinlock_t *ptl;	/* page table lock */
+	struct page *page;
+	pmd_t val;
+
+	ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	if (!ptl)
+		return 0;
+	val = pmdp_get(pmd);
+	if (pmd_present(val) && pmd_trans_huge(val) && !is_huge_zero_pmd(val)) {
+		page = pmd_page(val);
+		ab->nr_tested += ab->record;
+		if (pmdp_test_and_clear_young(walk->vma, addr, pmd)) {
+			ab->nr_cleared++;
+			/* Reclaim still sees the access (folio_referenced()). */
+			folio_set_young(page_folio(page));
+			if (ab->record)
+				hpl_batch_add(ab, addr, page_to_nid(page));
+			if (ab->young && ab->nr_young < ab->max_young)
+				ab->young[ab->nr_young++] = addr;
+		}
+	}
+	spin_unlock(ptl);
+	if (ab->nr == HPL_ABIT_BATCH)
+		hpl_batch_flush(ab);
+	return 0;
+}
+
+/* Only PMDs: the page tables below them are the windows' business. */
+static const struct mm_walk_ops hpl_round_ops = {
+	.pmd_entry = hpl_round_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+static unsigned int hpl_abit_round_us = HPL_ABIT_ROUND_US;
+/* THPs tested and found young by the rounds of an interval. */
+static unsigned long hpl_round_tested, hpl_round_young;
+
+/*
+ * Pick the spans of @ranges whose THPs the rounds test: whole PMDs, @max
+ * of them at most, from a random range on (and at a random place of a
+ * range bigger than what is left), so that all get their turn.
+ */
+static unsigned int hpl_round_spans(struct hpl_area *spans,
+				    const struct hpl_rank_entry *ranges,
+				    unsigned int nr, unsigned long max)
+{
+	unsigned int i, n = 0, first = get_random_u32_below(nr);
+	unsigned long start, end, len;
+
+	for (i = 0; i < nr && max; i++) {
+		const struct hpl_rank_entry *e = &ranges[(first + i) % nr];
+
+		start = ALIGN(e->start, PMD_SIZE);
+		end = ALIGN_DOWN(e->end, PMD_SIZE);
+		if (start >= end)
+			continue;
+		len = (end - start) >> PMD_SHIFT;
+		if (len > max) {
+			start += (unsigned long)get_random_u32_below(len - max + 1)
+				 << PMD_SHIFT;
+			len = max;
+		}
+		spans[n].start = start;
+		spans[n].end = start + (len << PMD_SHIFT);
+		n++;
+		max -= len;
+	}
+	return n;
+}
+
+/*
+ * Test the THPs that the last round found young (@ab->young, in address
+ * order) again; those young again replace them.  Neighbours are walked
+ * together.  A THP is written back at or before its own place in the
+ * list, which was read by then.
+ */
+static void hpl_round_again(struct mm_struct *mm, struct hpl_batch *ab)
+{
+	unsigned int i, j, nr = ab->nr_young;
+	unsigned long start;
+
+	ab->nr_young = 0;
+	for (i = 0; i < nr; i = j) {
+		start = ab->young[i];
+		for (j = i + 1; j < nr &&
+		     ab->young[j] == ab->young[j - 1] + PMD_SIZE; j++)
+			;
+		walk_page_range(mm, start, ab->young[j - 1] + PMD_SIZE,
+				&hpl_round_ops, ab);
+	}
+}
+
+/*
+ * The THPs of @hm's ranges: clear their accessed bits, then up to
+ * HPL_ABIT_ROUNDS times flush the TLB, wait hpl_abit_round_us and test
+ * and clear them again; every young THP of a round is a sample.  The
+ * first round tests them all, each later one only those young in the
+ * round before: a hot THP stays young round after round, a cold one
+ * drops out, and the rounds get short, so that the delay is not drowned
+ * by the time a round takes (under TCG, walking 128 PMDs takes longer
+ * than the delay).  The mmap_lock is taken for each round only: writers
+ * do not wait out the delays.
+ */
+static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
+			    const struct hpl_rank_entry *ranges,
+			    unsigned int nr)
+{
+	unsigned long max = hpl_scale_amount(scale, HPL_ABIT_PMDS);
+	struct hpl_batch ab = { .space = &hm->space, .max_young = max };
+	struct hpl_area *spans;
+	unsigned int i, n, r;
+
+	if (!nr)
+		return;
+	spans = kvmalloc_array(nr, sizeof(*spans), GFP_KERNEL);
+	ab.young = kvmalloc_array(max, sizeof(*ab.young), GFP_KERNEL);
+	n = spans && ab.young ? hpl_round_spans(spans, ranges, nr, max) : 0;
+	for (r = 0; r <= HPL_ABIT_ROUNDS && n; r++) {
+		if (r) {
+			/* Nothing young: nothing to follow. */
+			if (!ab.nr_cleared)
+				break;
+			/* See hpl_abit_clear(): cached entries hide accesses. */
+			flush_tlb_mm(hm->mm);
+			usleep_range(hpl_abit_round_us,
+				     hpl_abit_round_us + hpl_abit_round_us / 4);
+		}
+		if (mmap_read_lock_killable(hm->mm))
+			break;
+		ab.record = r > 0;
+		ab.nr_cleared = 0;
+		if (r > 1) {
+			hpl_round_again(hm->mm, &ab);
+		} else {
+			ab.nr_young = 0;
+			for (i = 0; i < n; i++)
+				walk_page_range(hm->mm, spans[i].start,
+						spans[i].end, &hpl_round_ops,
+						&ab);
+		}
+		hpl_batch_flush(&ab);
+		mmap_read_unlock(hm->mm);
+	}
+	kvfree(ab.young);
+	kvfree(spans);
+	hpl_round_tested += ab.nr_tested;
+	hpl_round_young += ab.nr_fmem + ab.nr_smem;
+	count_vm_events(HPL_SAMPLES_ABIT, ab.nr_fmem + ab.nr_smem);
+	count_vm_events(HPL_SAMPLES_FMEM, ab.nr_fmem);
+	count_vm_events(HPL_SAMPLES_SMEM, ab.nr_smem);
+	count_vm_events(HPL_SAMPLES_DROPPED, ab.nr_dropped);
+}
+
 static unsigned int hpl_abit_delay_ms = HPL_ABIT_DELAY_MS;
 /* Pages tested and found young by the second passes of an interval. */
 static unsigned long hpl_abit_tested, hpl_abit_young;
 
-/* Adapt the delay to the share of young pages of the last interval. */
+/*
+ * Adapt @delay to the share of @young of the @tested pages (or THPs) of
+ * the last interval; resets both.
+ */
+static void hpl_delay_adapt(unsigned int *delay, unsigned int min,
+			    unsigned int max, unsigned long *tested,
+			    unsigned long *young)
+{
+	unsigned long t = *tested, y = *young;
+
+	*tested = 0;
+	*young = 0;
+	/* Too few to judge by. */
+	if (t < 64)
+		return;
+	if (y * 100 > t * HPL_ABIT_YOUNG_HIGH)
+		*delay = max(*delay / 2, min);
+	else if (y * 100 < t * HPL_ABIT_YOUNG_LOW)
+		*delay = min(*delay * 2, max);
+}
+
 static void hpl_abit_adapt(void)
 {
-	unsigned long tested = hpl_abit_tested, young = hpl_abit_young;
-
-	hpl_abit_tested = 0;
-	hpl_abit_young = 0;
-	/* Too few pages to judge by. */
-	if (tested < 64)
-		return;
-	if (young * 100 > tested * HPL_ABIT_YOUNG_HIGH)
-		hpl_abit_delay_ms = max(hpl_abit_delay_ms / 2,
-					HPL_ABIT_DELAY_MIN_MS);
-	else if (young * 100 < tested * HPL_ABIT_YOUNG_LOW)
-		hpl_abit_delay_ms = min(hpl_abit_delay_ms * 2,
-					HPL_ABIT_DELAY_MAX_MS);
+	hpl_delay_adapt(&hpl_abit_delay_ms, HPL_ABIT_DELAY_MIN_MS,
+			HPL_ABIT_DELAY_MAX_MS, &hpl_abit_tested,
+			&hpl_abit_young);
+	hpl_delay_adapt(&hpl_abit_round_us, HPL_ABIT_ROUND_MIN_US,
+			HPL_ABIT_ROUND_MAX_US, &hpl_round_tested,
+			&hpl_round_young);
 }
 
 /*
@@ -438,18 +603,27 @@ static struct hpl_area *hpl_mm_areas(struct mm_struct *mm, unsigned int *nr)
 	return areas;
 }
 
-/* Sync @hm with its mappings and clear the accessed bits to sample. */
-static void hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
+/*
+ * Sync @hm with its mappings and clear the accessed bits to sample.
+ * Returns false, doing nothing, if none of its threads has run since it
+ * was last sampled: its pages were not accessed, and its mappings did not
+ * change (another mm's accesses to memory it shares are that mm's
+ * samples).  Idle processes cost nothing but the end of their interval.
+ */
+static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 			   u32 scale, u64 *stage_ns)
 {
 	struct hpl_rank_entry *ranges = NULL;
 	struct hpl_area *areas;
-	unsigned int nr_areas;
+	unsigned int nr_areas, nr = 0;
 	u64 t0 = hpl_cpu_ns();
 
 	hm->nr_hints = 0;
+	if (hm->ran == hm->runtime)
+		return false;
+	hm->runtime = hm->ran;
 	if (mmap_read_lock_killable(hm->mm))
-		return;
+		return true;
 	areas = hpl_mm_areas(hm->mm, &nr_areas);
 	if (areas) {
 		hpl_space_sync(&hm->space, p, areas, nr_areas);
@@ -459,13 +633,17 @@ static void hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 		ranges = kvmalloc_array(hm->space.nr_ranges, sizeof(*ranges),
 					GFP_KERNEL);
 	if (ranges) {
-		hpl_abit_clear(hm, scale, ranges,
-			       hpl_space_snapshot(&hm->space, ranges,
-						  hm->space.nr_ranges));
-		kvfree(ranges);
+		nr = hpl_space_snapshot(&hm->space, ranges,
+					hm->space.nr_ranges);
+		hpl_abit_clear(hm, scale, ranges, nr);
 	}
 	mmap_read_unlock(hm->mm);
+	if (ranges) {
+		hpl_abit_rounds(hm, scale, ranges, nr);
+		kvfree(ranges);
+	}
 	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0;
+	return true;
 }
 
 /* Take the samples of @hm and end its interval; returns its ranges. */
@@ -473,12 +651,22 @@ static unsigned int hpl_mm_finish(struct hpl_mm *hm,
 				  const struct hpl_params *p, u64 *stage_ns)
 {
 	struct hpl_interval_stats st = {};
+	unsigned int i;
 	u64 t0;
 
 	hpl_abit_sample(hm, stage_ns);
 	t0 = hpl_cpu_ns();
 	/* The PMDs with most samples are the surest hot ones: first. */
 	sort(hm->hints, hm->nr_hints, sizeof(hm->hints[0]), hpl_hint_cmp, NULL);
+	/*
+	 * Those with less than half the samples of the first are more
+	 * likely cold data touched by chance (a THP young in one round of
+	 * four): left to the classification of their ranges.
+	 */
+	for (i = 1; i < hm->nr_hints; i++)
+		if (hm->hints[i].nr * 2 < hm->hints[0].nr)
+			break;
+	hm->nr_hints = min(hm->nr_hints, i);
 	hpl_space_end_interval(&hm->space, p, &st);
 	count_vm_events(HPL_SPLITS, st.nr_splits);
 	count_vm_events(HPL_MERGES, st.nr_merges);
@@ -726,6 +914,7 @@ static void hpl_free_all(void)
 	hpl_source_off();
 	hpl_hotness_clear();
 	hpl_credit_ns = 0;
+	hpl_catch_up = false;
 	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
 		hpl_mm_free(hm);
 	WRITE_ONCE(hpl_stats.nr_spaces, 0);
@@ -747,18 +936,25 @@ static bool hpl_excluded(struct task_struct *p,
 	return false;
 }
 
+/* A process's mm and the CPU time its threads have run. */
+struct hpl_found {
+	struct mm_struct *mm;
+	u64 runtime;
+};
+
 /*
  * The mms of all user processes but the excluded ones, each with a
  * reference (mmget).
  */
-static struct mm_struct **hpl_collect_mms(unsigned int *nr)
+static struct hpl_found *hpl_collect_mms(unsigned int *nr)
 {
 	char exclude[HPL_MAX_EXCLUDE][TASK_COMM_LEN];
 	unsigned int nr_exclude;
 	unsigned int max = nr_processes() + 16, n = 0;
 	struct task_struct *p, *t;
-	struct mm_struct **mms;
+	struct hpl_found *mms;
 	struct mm_struct *mm;
+	u64 runtime;
 
 	mms = kvmalloc_array(max, sizeof(*mms), GFP_KERNEL);
 	if (!mms)
@@ -776,17 +972,31 @@ static struct mm_struct **hpl_collect_mms(unsigned int *nr)
 			break;
 		/* The leader may have exited while other threads run. */
 		mm = NULL;
+		runtime = 0;
 		for_each_thread(p, t) {
-			mm = get_task_mm(t);
-			if (mm)
-				break;
+			/* Racy, but a change is all that counts. */
+			runtime += READ_ONCE(t->se.sum_exec_runtime);
+			if (!mm)
+				mm = get_task_mm(t);
 		}
-		if (mm)
-			mms[n++] = mm;
+		if (mm) {
+			mms[n].mm = mm;
+			mms[n++].runtime = runtime;
+		}
 	}
 	rcu_read_unlock();
 	*nr = n;
 	return mms;
+}
+
+static bool hpl_have_hints(struct hpl_mm **hms, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (hms[i]->nr_hints)
+			return true;
+	return false;
 }
 
 static void hpl_interval(void)
@@ -796,13 +1006,14 @@ static void hpl_interval(void)
 	static ktime_t last;
 	struct hpl_budget_params bp;
 	struct hpl_mm **todo = NULL;
-	unsigned int nr_mms = 0, nr_todo = 0, i;
+	unsigned int nr_mms = 0, nr_todo = 0, nr_idle = 0, i;
 	u32 scale;
 	struct hpl_params p;
-	struct mm_struct **mms;
+	struct hpl_found *mms;
 	struct hlist_node *tmp;
 	struct hpl_mm *hm;
 	ktime_t now = ktime_get();
+	bool catch_up = hpl_catch_up;
 	int bkt;
 
 	mutex_lock(&hpl_lock);
@@ -812,40 +1023,56 @@ static void hpl_interval(void)
 	mutex_unlock(&hpl_lock);
 
 	hpl_gen++;
-	hpl_abit_splits_left = hpl_scale_amount(hpl_budget.scale,
-						HPL_ABIT_SPLITS);
 	hpl_source_update(hpl_budget.scale);
 	mms = hpl_collect_mms(&nr_mms);
 	if (mms)
 		todo = kvmalloc_array(max(nr_mms, 1), sizeof(*todo),
 				      GFP_KERNEL);
 	for (i = 0; i < nr_mms; i++) {
-		hm = todo ? hpl_mm_get(mms[i]) : NULL;
+		hm = todo ? hpl_mm_get(mms[i].mm) : NULL;
+		if (!hm)
+			continue;
 		/* vfork children share their parent's mm: once only. */
-		if (hm && hm->gen != hpl_gen) {
+		if (hm->gen != hpl_gen) {
 			hm->gen = hpl_gen;
+			hm->ran = 0;
 			todo[nr_todo++] = hm;
 		}
+		hm->ran += mms[i].runtime;
 	}
-	for (i = 0; i < nr_todo; i++) {
-		hpl_mm_prepare(todo[i], &p, hpl_budget.scale, stage_ns);
-		cond_resched();
+	if (catch_up) {
+		for (i = 0; i < nr_todo; i++)
+			nr_ranges += todo[i]->space.nr_ranges;
+		handler_ns = hpl_drain(hpl_budget.scale, stage_ns);
+	} else {
+		for (i = 0; i < nr_todo; i++) {
+			if (!hpl_mm_prepare(todo[i], &p, hpl_budget.scale,
+					    stage_ns))
+				nr_idle++;
+			cond_resched();
+		}
+		if (nr_todo > nr_idle && hpl_active == HPL_SOURCE_ABIT)
+			msleep_interruptible(hpl_abit_delay_ms);
+		handler_ns = hpl_drain(hpl_budget.scale, stage_ns);
+		for (i = 0; i < nr_todo; i++) {
+			nr_ranges += hpl_mm_finish(todo[i], &p, stage_ns);
+			cond_resched();
+		}
+		hpl_abit_adapt();
 	}
-	if (nr_todo && hpl_active == HPL_SOURCE_ABIT)
-		msleep_interruptible(hpl_abit_delay_ms);
-	handler_ns = hpl_drain(hpl_budget.scale, stage_ns);
-	for (i = 0; i < nr_todo; i++) {
-		nr_ranges += hpl_mm_finish(todo[i], &p, stage_ns);
-		cond_resched();
-	}
-	hpl_abit_adapt();
 	if (nr_todo) {
 		unsigned long moved, cap = hpl_migrate_cap(&bp, stage_ns);
 		u64 t = hpl_cpu_ns(), ns;
+		u64 stop = t + max_t(s64, hpl_credit_ns, HPL_MIGRATE_MIN_NS);
 
 		moved = hpl_migrate(todo, nr_todo, hpl_budget.scale, headroom,
-				    cap, t + max_t(s64, hpl_credit_ns,
-						   HPL_MIGRATE_MIN_NS));
+				    cap, stop);
+		/*
+		 * The budget, not the work, ended the stage, with samples
+		 * on SMEM to follow: the next interval only migrates.
+		 */
+		hpl_catch_up = !catch_up && hpl_cpu_ns() >= stop &&
+			       hpl_have_hints(todo, nr_todo);
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
 		hpl_credit_ns -= ns;
@@ -854,7 +1081,7 @@ static void hpl_interval(void)
 			hpl_page_cost(div64_u64(ns, moved));
 	}
 	for (i = 0; i < nr_mms; i++)
-		mmput(mms[i]);
+		mmput(mms[i].mm);
 	kvfree(mms);
 	kvfree(todo);
 
@@ -880,6 +1107,7 @@ static void hpl_interval(void)
 	last = now;
 
 	WRITE_ONCE(hpl_stats.nr_spaces, nr_todo);
+	WRITE_ONCE(hpl_stats.nr_idle, nr_idle);
 	WRITE_ONCE(hpl_stats.nr_ranges, nr_ranges);
 	WRITE_ONCE(hpl_stats.scale, hpl_budget.scale);
 	WRITE_ONCE(hpl_stats.used_ppm, hpl_budget.used_ppm);

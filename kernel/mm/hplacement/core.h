@@ -60,6 +60,7 @@ struct hpl_config {
 /**
  * struct hpl_stats - what the last interval left, for the stats file
  * @nr_spaces: spaces (mms) classified
+ * @nr_idle: of those, not sampled: none of their threads had run
  * @nr_ranges: their ranges
  * @scale: work scale for the next interval
  * @used_ppm: CPU time used, ppm of one CPU
@@ -68,6 +69,7 @@ struct hpl_config {
  */
 struct hpl_stats {
 	unsigned int nr_spaces;
+	unsigned int nr_idle;
 	u64 nr_ranges;
 	u32 scale;
 	u32 used_ppm;
@@ -90,6 +92,8 @@ struct hpl_hint {
  * @node: in the daemon's hash table, hashed by @mm
  * @mm: held with mmgrab()
  * @gen: last interval the mm was found in a process
+ * @runtime: CPU time of the threads that use it, when last sampled
+ * @ran: the same, summed up in this interval
  * @space: its ranges
  * @windows: the abit source's windows of the current interval
  * @nr_windows: entries of @windows
@@ -101,6 +105,8 @@ struct hpl_mm {
 	struct hlist_node node;
 	struct mm_struct *mm;
 	u64 gen;
+	u64 runtime;
+	u64 ran;
 	struct hpl_space space;
 	struct hpl_area *windows;
 	unsigned int nr_windows;

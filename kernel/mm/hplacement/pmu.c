@@ -115,7 +115,7 @@ static const struct hpl_pmu_source hpl_ibs = {
  * Return: whether the sample holds a user-space access with its address.
  */
 bool hpl_pebs_decode(const struct perf_sample_data *data,
-		     const struct pt_regs *regs, unsigned long *addr)
+		     struct pt_regs *regs, unsigned long *addr)
 {
 	if (!(data->sample_flags & PERF_SAMPLE_ADDR) || !user_mode(regs))
 		return false;

@@ -76,7 +76,7 @@ unsigned int hpl_sources_available(enum hpl_source running);
 /* PMU sources (pmu.c); without PERF_EVENTS on x86 none is available. */
 #if defined(CONFIG_X86) && defined(CONFIG_PERF_EVENTS)
 bool hpl_pebs_decode(const struct perf_sample_data *data,
-		     const struct pt_regs *regs, unsigned long *addr);
+		     struct pt_regs *regs, unsigned long *addr);
 bool hpl_ibs_decode(const void *raw, u32 size, unsigned long *addr,
 		    bool *store);
 int hpl_pmu_probe(enum hpl_source src);

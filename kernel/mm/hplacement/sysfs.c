@@ -236,9 +236,10 @@ static ssize_t stats_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
 {
 	return sysfs_emit(buf,
-			  "source %s\nspaces %u\nranges %llu\nscale %u\nused_ppm %u\nintervals %llu\n",
+			  "source %s\nspaces %u\nidle %u\nranges %llu\nscale %u\nused_ppm %u\nintervals %llu\n",
 			  hpl_source_names[READ_ONCE(hpl_stats.source)],
 			  READ_ONCE(hpl_stats.nr_spaces),
+			  READ_ONCE(hpl_stats.nr_idle),
 			  READ_ONCE(hpl_stats.nr_ranges),
 			  READ_ONCE(hpl_stats.scale),
 			  READ_ONCE(hpl_stats.used_ppm),
