@@ -229,52 +229,17 @@ static struct vm_area_struct *exchange_unmap_direct(struct exchange_direct *d,
 }
 
 /*
- * Map @new where @vma has the migration entry of @old, unless it was
- * zapped meanwhile (MADV_DONTNEED needs mmap_lock for reading only).
+ * Map @new wherever @old was unmapped to migration entries: at @addr of
+ * @vma, if unmapped directly, as an rmap walk would (unless the entry was
+ * zapped meanwhile: MADV_DONTNEED needs mmap_lock for reading only).
  */
-static void exchange_remap_pte(struct folio *old, struct folio *new,
-			       struct vm_area_struct *vma, unsigned long addr)
-{
-	DEFINE_FOLIO_VMA_WALK(pvmw, old, vma, addr,
-			      PVMW_SYNC | PVMW_MIGRATION);
-	struct page *page = folio_page(new, 0);
-	rmap_t flags = RMAP_NONE;
-	swp_entry_t entry;
-	pte_t old_pte, pte;
-
-	if (!page_vma_mapped_walk(&pvmw))
-		return;
-	old_pte = ptep_get(pvmw.pte);
-	entry = pte_to_swp_entry(old_pte);
-	folio_get(new);
-	pte = mk_pte(page, READ_ONCE(vma->vm_page_prot));
-	if (!is_migration_entry_young(entry))
-		pte = pte_mkold(pte);
-	if (folio_test_dirty(new) && is_migration_entry_dirty(entry))
-		pte = pte_mkdirty(pte);
-	if (pte_swp_soft_dirty(old_pte))
-		pte = pte_mksoft_dirty(pte);
-	else
-		pte = pte_clear_soft_dirty(pte);
-	if (is_writable_migration_entry(entry))
-		pte = pte_mkwrite(pte, vma);
-	else if (pte_swp_uffd_wp(old_pte))
-		pte = pte_mkuffd_wp(pte);
-	if (!is_readable_migration_entry(entry))
-		flags |= RMAP_EXCLUSIVE;
-	folio_add_anon_rmap_pte(new, page, vma, addr, flags);
-	set_pte_at(vma->vm_mm, addr, pvmw.pte, pte);
-	/* No need to invalidate: it was not present. */
-	update_mmu_cache(vma, addr, pvmw.pte);
-	page_vma_mapped_walk_done(&pvmw);
-}
-
-/* Map @new wherever @old was unmapped to migration entries. */
 static void exchange_remap(struct folio *old, struct folio *new,
 			   struct vm_area_struct *vma, unsigned long addr)
 {
+	struct rmap_walk_arg arg = { .folio = old };
+
 	if (vma)
-		exchange_remap_pte(old, new, vma, addr & PAGE_MASK);
+		remove_migration_pte(new, vma, addr & PAGE_MASK, &arg);
 	else
 		remove_migration_ptes(old, new, 0);
 }
