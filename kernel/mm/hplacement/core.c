@@ -220,6 +220,23 @@ static int hpl_hint_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/*
+ * The PMDs with most samples are the surest hot ones: first.  Those with
+ * less than half the samples of the first are more likely cold data
+ * touched by chance (a THP young in one round of four): left to the
+ * classification of their ranges.
+ */
+static void hpl_hints_trim(struct hpl_mm *hm)
+{
+	unsigned int i;
+
+	sort(hm->hints, hm->nr_hints, sizeof(hm->hints[0]), hpl_hint_cmp, NULL);
+	for (i = 1; i < hm->nr_hints; i++)
+		if (hm->hints[i].nr * 2 < hm->hints[0].nr)
+			break;
+	hm->nr_hints = min(hm->nr_hints, i);
+}
+
 static void hpl_batch_flush(struct hpl_batch *ab)
 {
 	if (!ab->nr)
@@ -651,22 +668,11 @@ static unsigned int hpl_mm_finish(struct hpl_mm *hm,
 				  const struct hpl_params *p, u64 *stage_ns)
 {
 	struct hpl_interval_stats st = {};
-	unsigned int i;
 	u64 t0;
 
 	hpl_abit_sample(hm, stage_ns);
 	t0 = hpl_cpu_ns();
-	/* The PMDs with most samples are the surest hot ones: first. */
-	sort(hm->hints, hm->nr_hints, sizeof(hm->hints[0]), hpl_hint_cmp, NULL);
-	/*
-	 * Those with less than half the samples of the first are more
-	 * likely cold data touched by chance (a THP young in one round of
-	 * four): left to the classification of their ranges.
-	 */
-	for (i = 1; i < hm->nr_hints; i++)
-		if (hm->hints[i].nr * 2 < hm->hints[0].nr)
-			break;
-	hm->nr_hints = min(hm->nr_hints, i);
+	hpl_hints_trim(hm);
 	hpl_space_end_interval(&hm->space, p, &st);
 	count_vm_events(HPL_SPLITS, st.nr_splits);
 	count_vm_events(HPL_MERGES, st.nr_merges);
@@ -1171,3 +1177,5 @@ static int __init hpl_init(void)
 	return 0;
 }
 late_initcall(hpl_init);
+
+#include "tests/core-kunit.h"

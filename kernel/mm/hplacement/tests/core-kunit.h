@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests of khplacement's THP rounds and hints.  Included at the end
+ * of core.c so that they can use its static functions.
+ */
+
+#ifdef CONFIG_HPLACEMENT_KUNIT_TEST
+
+#ifndef _HPLACEMENT_CORE_KUNIT_H
+#define _HPLACEMENT_CORE_KUNIT_H
+
+#include <kunit/test.h>
+
+static const struct hpl_rank_entry hpl_t_ranges[] = {
+	/* Less than a whole PMD: no THP to test. */
+	{ .start = 0x400000 + 0x1000, .end = 0x400000 + 0x3000 },
+	/* Three whole PMDs between unaligned ends. */
+	{ .start = 0x10000000 + 0x1000, .end = 0x10800000 + 0x1000 },
+	/* 128 PMDs. */
+	{ .start = 0x40000000, .end = 0x50000000 },
+};
+
+static void hpl_t_spans(struct kunit *test, unsigned long max)
+{
+	unsigned int nr = ARRAY_SIZE(hpl_t_ranges), i, j, n;
+	struct hpl_area spans[ARRAY_SIZE(hpl_t_ranges)];
+	unsigned long total = 0;
+
+	n = hpl_round_spans(spans, hpl_t_ranges, nr, max);
+	KUNIT_EXPECT_LE(test, n, 2U);
+	for (i = 0; i < n; i++) {
+		KUNIT_EXPECT_TRUE(test, IS_ALIGNED(spans[i].start, PMD_SIZE));
+		KUNIT_EXPECT_TRUE(test, IS_ALIGNED(spans[i].end, PMD_SIZE));
+		KUNIT_EXPECT_LT(test, spans[i].start, spans[i].end);
+		for (j = 0; j < nr; j++)
+			if (spans[i].start >= hpl_t_ranges[j].start &&
+			    spans[i].end <= hpl_t_ranges[j].end)
+				break;
+		KUNIT_EXPECT_LT_MSG(test, j, nr, "span %u outside the ranges", i);
+		total += (spans[i].end - spans[i].start) >> PMD_SHIFT;
+	}
+	/* As many as allowed, of the 131 there are. */
+	KUNIT_EXPECT_EQ(test, total, min(max, 131UL));
+}
+
+static void hpl_test_round_spans(struct kunit *test)
+{
+	struct hpl_area span;
+	int i;
+
+	/* Random start range and place: a few draws of each size. */
+	for (i = 0; i < 32; i++) {
+		hpl_t_spans(test, 1000);
+		hpl_t_spans(test, 131);
+		hpl_t_spans(test, 16);
+		hpl_t_spans(test, 2);
+		hpl_t_spans(test, 1);
+	}
+	KUNIT_EXPECT_EQ(test, hpl_round_spans(&span, hpl_t_ranges, 1, 512), 0U);
+}
+
+static void hpl_t_sample(struct hpl_batch *ab, unsigned long addr, bool fmem)
+{
+	ab->samples[ab->nr].addr = addr;
+	ab->samples[ab->nr].fmem = fmem;
+	ab->nr++;
+}
+
+static bool hpl_t_hinted(struct hpl_mm *hm, unsigned long addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < hm->nr_hints; i++)
+		if (hm->hints[i].addr == addr)
+			return true;
+	return false;
+}
+
+static void hpl_test_hints(struct kunit *test)
+{
+	struct hpl_mm *hm = kunit_kzalloc(test, sizeof(*hm), GFP_KERNEL);
+	struct hpl_batch *ab = kunit_kzalloc(test, sizeof(*ab), GFP_KERNEL);
+	unsigned long hot = 0x80000000UL;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, hm);
+	KUNIT_ASSERT_NOT_NULL(test, ab);
+	ab->space = &hm->space;
+
+	/* One sample in each of HPL_NR_HINTS PMDs fills the table. */
+	for (i = 0; i < HPL_NR_HINTS; i++) {
+		hpl_t_sample(ab, i * PMD_SIZE + 0x1000, false);
+		if (ab->nr == HPL_ABIT_BATCH) {
+			hpl_batch_hints(ab);
+			ab->nr = 0;
+		}
+	}
+	hpl_batch_hints(ab);
+	ab->nr = 0;
+	KUNIT_EXPECT_EQ(test, hm->nr_hints, (unsigned int)HPL_NR_HINTS);
+	KUNIT_EXPECT_EQ(test, hm->hints[0].addr, 0UL);
+	KUNIT_EXPECT_EQ(test, hm->hints[0].nr, 1U);
+
+	/* Samples on FMEM name no PMD to promote. */
+	hpl_t_sample(ab, hot + 0x5000, true);
+	hpl_batch_hints(ab);
+	ab->nr = 0;
+	KUNIT_EXPECT_FALSE(test, hpl_t_hinted(hm, hot));
+
+	/*
+	 * A PMD young in every round after the table filled up still gets
+	 * in (space-saving), and trimming keeps it alone.
+	 */
+	for (i = 0; i < 4; i++)
+		hpl_t_sample(ab, hot + i * PAGE_SIZE, false);
+	hpl_batch_hints(ab);
+	ab->nr = 0;
+	KUNIT_EXPECT_EQ(test, hm->nr_hints, (unsigned int)HPL_NR_HINTS);
+	KUNIT_EXPECT_TRUE(test, hpl_t_hinted(hm, hot));
+	hpl_hints_trim(hm);
+	KUNIT_EXPECT_EQ(test, hm->nr_hints, 1U);
+	KUNIT_EXPECT_EQ(test, hm->hints[0].addr, hot);
+	KUNIT_EXPECT_GE(test, hm->hints[0].nr, 4U);
+}
+
+static void hpl_test_hints_trim(struct kunit *test)
+{
+	struct hpl_mm *hm = kunit_kzalloc(test, sizeof(*hm), GFP_KERNEL);
+	static const unsigned int nr[] = { 1, 3, 4, 2, 1, 4 };
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, hm);
+	for (i = 0; i < ARRAY_SIZE(nr); i++) {
+		hm->hints[i].addr = (ARRAY_SIZE(nr) - i) * PMD_SIZE;
+		hm->hints[i].nr = nr[i];
+	}
+	hm->nr_hints = ARRAY_SIZE(nr);
+	hpl_hints_trim(hm);
+	/* 4, 4 (lower address first), 3, 2: at least half of 4. */
+	KUNIT_ASSERT_EQ(test, hm->nr_hints, 4U);
+	KUNIT_EXPECT_EQ(test, hm->hints[0].nr, 4U);
+	KUNIT_EXPECT_EQ(test, hm->hints[0].addr, 1 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, hm->hints[1].addr, 4 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, hm->hints[2].nr, 3U);
+	KUNIT_EXPECT_EQ(test, hm->hints[3].nr, 2U);
+
+	/* One hint, or none, stays as it is. */
+	hm->nr_hints = 1;
+	hpl_hints_trim(hm);
+	KUNIT_EXPECT_EQ(test, hm->nr_hints, 1U);
+	hm->nr_hints = 0;
+	hpl_hints_trim(hm);
+	KUNIT_EXPECT_EQ(test, hm->nr_hints, 0U);
+}
+
+static struct kunit_case hpl_core_test_cases[] = {
+	KUNIT_CASE(hpl_test_round_spans),
+	KUNIT_CASE(hpl_test_hints),
+	KUNIT_CASE(hpl_test_hints_trim),
+	{}
+};
+
+static struct kunit_suite hpl_core_test_suite = {
+	.name = "hplacement-core",
+	.test_cases = hpl_core_test_cases,
+};
+
+kunit_test_suite(hpl_core_test_suite);
+
+#endif /* _HPLACEMENT_CORE_KUNIT_H */
+
+#endif /* CONFIG_HPLACEMENT_KUNIT_TEST */
