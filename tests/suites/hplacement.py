@@ -216,17 +216,24 @@ def thp_promotion(t, g):
     g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
           'pkill memplace; sleep 2')
     v1 = g.vmstat()
-    d = {k: v1[k] - v0[k] for k in COUNTERS + ['thp_split_pmd']}
+    d = {k: v1[k] - v0[k] for k in COUNTERS + ['thp_split_pmd',
+                                               'thp_migration_split']}
     t.diag(f'THP: hot set node 0 share per interval {fast}')
     t.diag(f'THP: counter deltas {d}')
-    # Found, not stumbled upon: PMD bits tested milliseconds apart (as
-    # the 4 KiB windows are) took 16 s here, the rounds 3 s.
+    # Found, not stumbled upon: with PMD bits tested milliseconds apart
+    # (as the 4 KiB windows are) 90 % took 16 s in one run and was not
+    # reached in 20 s in another; the rounds take 2-4 s on an idle host.
     first = next((i + 1 for i, f in enumerate(fast) if f >= 0.9), None)
-    t.ok(rc == 0 and first is not None and first <= 10 and fast[-1] >= 0.9,
+    t.ok(rc == 0 and first is not None and first <= 12 and fast[-1] >= 0.9,
          f'THP, 96 MiB free FMEM: >= 90 % of the hot set on node 0 within '
-         f'10 s (after {first} s)', out[-2000:])
-    t.eq(d['thp_split_pmd'], 0, 'THP: sampling maps no THP with PTEs '
-         '(thp_split_pmd)')
+         f'12 s (after {first} s)', out[-2000:])
+    # Once FMEM is full, a cold THP may be split to give 4 KiB exchange
+    # partners, or by a migration that could not move it whole; sampling
+    # split dozens an interval before the rounds.
+    moved = d['hpl_exchange_splits'] + d['thp_migration_split']
+    t.ok(d['thp_split_pmd'] <= moved,
+         f"THP: sampling maps no THP with PTEs (thp_split_pmd {d['thp_split_pmd']}"
+         f' <= {moved} split to exchange or migrate)', d)
 
 
 def promotion(t, g):
