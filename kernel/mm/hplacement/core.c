@@ -262,6 +262,21 @@ static void hpl_batch_add(struct hpl_batch *ab, unsigned long addr, int nid)
 		ab->nr_smem++;
 }
 
+/*
+ * Count the samples of a pass of the abit source, and what it tested and
+ * found young in *@tested and *@young, which adapt its delay.
+ */
+static void hpl_batch_count(const struct hpl_batch *ab, unsigned long *tested,
+			    unsigned long *young)
+{
+	*tested += ab->nr_tested;
+	*young += ab->nr_fmem + ab->nr_smem;
+	count_vm_events(HPL_SAMPLES_ABIT, ab->nr_fmem + ab->nr_smem);
+	count_vm_events(HPL_SAMPLES_FMEM, ab->nr_fmem);
+	count_vm_events(HPL_SAMPLES_SMEM, ab->nr_smem);
+	count_vm_events(HPL_SAMPLES_DROPPED, ab->nr_dropped);
+}
+
 /* The windows' pages; a THP has none here (see hpl_abit_rounds()). */
 static int hpl_abit_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			struct mm_walk *walk)
@@ -504,12 +519,7 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 	}
 	kvfree(ab.young);
 	kvfree(spans);
-	hpl_round_tested += ab.nr_tested;
-	hpl_round_young += ab.nr_fmem + ab.nr_smem;
-	count_vm_events(HPL_SAMPLES_ABIT, ab.nr_fmem + ab.nr_smem);
-	count_vm_events(HPL_SAMPLES_FMEM, ab.nr_fmem);
-	count_vm_events(HPL_SAMPLES_SMEM, ab.nr_smem);
-	count_vm_events(HPL_SAMPLES_DROPPED, ab.nr_dropped);
+	hpl_batch_count(&ab, &hpl_round_tested, &hpl_round_young);
 }
 
 static unsigned int hpl_abit_delay_ms = HPL_ABIT_DELAY_MS;
@@ -574,12 +584,7 @@ static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
 	kvfree(hm->windows);
 	hm->windows = NULL;
 	hm->nr_windows = 0;
-	hpl_abit_young += ab.nr_fmem + ab.nr_smem;
-	hpl_abit_tested += ab.nr_tested;
-	count_vm_events(HPL_SAMPLES_ABIT, ab.nr_fmem + ab.nr_smem);
-	count_vm_events(HPL_SAMPLES_FMEM, ab.nr_fmem);
-	count_vm_events(HPL_SAMPLES_SMEM, ab.nr_smem);
-	count_vm_events(HPL_SAMPLES_DROPPED, ab.nr_dropped);
+	hpl_batch_count(&ab, &hpl_abit_tested, &hpl_abit_young);
 	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0;
 }
 

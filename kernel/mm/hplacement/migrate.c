@@ -896,16 +896,19 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 			     hpl_scale_amount(scale, HPL_DEMOTE_PAGES));
 		max = min(hpl_scale_amount(scale, HPL_EXCHANGE_PAGES), cap);
 		hpl_up_first = !hpl_up_first;
-		if (smem != NUMA_NO_NODE && hpl_up_first)
-			moved = hpl_exchange(hms, nr, entries, n, target, smem,
-					     max);
-		if (smem != NUMA_NO_NODE && !hpl_walk_time_up())
-			demoted = hpl_demote(hms, nr, entries, n, target, smem,
-					     limit, &demote_failed);
-		if (smem != NUMA_NO_NODE && !hpl_up_first &&
-		    !hpl_walk_time_up())
-			moved = hpl_exchange(hms, nr, entries, n, target, smem,
-					     max - min(max, demoted));
+		if (smem != NUMA_NO_NODE) {
+			if (hpl_up_first)
+				moved = hpl_exchange(hms, nr, entries, n,
+						     target, smem, max);
+			if (!hpl_walk_time_up())
+				demoted = hpl_demote(hms, nr, entries, n,
+						     target, smem, limit,
+						     &demote_failed);
+			if (!hpl_up_first && !hpl_walk_time_up())
+				moved = hpl_exchange(hms, nr, entries, n,
+						     target, smem,
+						     max - min(max, demoted));
+		}
 		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
 		trace_hplacement_migrate(res.hot_bytes, room, headroom, 0,
 					 demoted, demote_failed);
