@@ -128,6 +128,14 @@ static s64 hpl_credit_ns;
  * the classification follows the workload.
  */
 static bool hpl_catch_up;
+/*
+ * After an interval that moved pages and had budget left, a hot set that
+ * is not all in FMEM yet has been found: the wait before the next
+ * interval, shorter than interval_ms (see hpl_wait_jiffies()); else 0.
+ */
+static unsigned int hpl_hurry_ms;
+/* hpl_wake() was called: run an interval without waiting for the timer. */
+static bool hpl_woken;
 
 /* Follow a dearer page at once, a cheaper one slowly: overruns cost more. */
 static void hpl_page_cost(u64 ns)
@@ -173,6 +181,7 @@ static u64 hpl_cpu_ns(void)
 
 void hpl_wake(void)
 {
+	WRITE_ONCE(hpl_woken, true);
 	wake_up_interruptible(&hpl_wait);
 }
 
@@ -695,30 +704,31 @@ static struct hpl_mm *hpl_mm_find(struct mm_struct *mm)
 	return NULL;
 }
 
-/* CPU time one interval may use. */
-static s64 hpl_allowed_ns(const struct hpl_budget_params *bp)
+/* CPU time the budget allows in @ns. */
+static s64 hpl_allowed_ns(const struct hpl_budget_params *bp, u64 ns)
 {
-	return div_u64((u64)bp->budget_ppm *
-		       READ_ONCE(hpl_config.interval_ms) * NSEC_PER_MSEC,
-		       HPL_PPM);
+	return mul_u64_u32_div(ns, bp->budget_ppm, HPL_PPM);
 }
 
 /*
- * Pages the migration stage may move.  Each interval adds its CPU budget
- * minus what sampling and classification used to a credit (unused budget
- * carries over a few intervals), and migration spends it at the measured
- * cost per page.  Any credit left lets a small batch (or one THP) move and
- * the intervals after it pay back the debt, so the budget holds on
- * average however dear a page is.
+ * Pages the migration stage may move.  Each interval adds the CPU budget
+ * of the time since the last one minus what sampling and classification
+ * used to a credit (unused budget carries over a few nominal intervals),
+ * and migration spends it at the measured cost per page.  Any credit left
+ * lets a small batch (or one THP) move and the intervals after it pay
+ * back the debt, so the budget holds on average however dear a page is,
+ * and however short the intervals (hpl_next_wait_ms()).
  */
 static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
-				     const u64 *stage_ns)
+				     const u64 *stage_ns, u64 interval_ns)
 {
-	s64 allowed = hpl_allowed_ns(bp);
+	s64 allowed = hpl_allowed_ns(bp, interval_ns);
 	s64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
+	s64 most = HPL_CREDIT_INTERVALS *
+		   hpl_allowed_ns(bp, (u64)READ_ONCE(hpl_config.interval_ms) *
+				  NSEC_PER_MSEC);
 
-	hpl_credit_ns = min(hpl_credit_ns + allowed - spent,
-			    HPL_CREDIT_INTERVALS * allowed);
+	hpl_credit_ns = min(hpl_credit_ns + allowed - spent, most);
 	if (hpl_credit_ns <= 0)
 		return 0;
 	return max_t(u64, div64_u64(hpl_credit_ns, hpl_page_ns),
@@ -926,6 +936,7 @@ static void hpl_free_all(void)
 	hpl_hotness_clear();
 	hpl_credit_ns = 0;
 	hpl_catch_up = false;
+	hpl_hurry_ms = 0;
 	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
 		hpl_mm_free(hm);
 	WRITE_ONCE(hpl_stats.nr_spaces, 0);
@@ -1010,6 +1021,31 @@ static bool hpl_have_hints(struct hpl_mm **hms, unsigned int nr)
 	return false;
 }
 
+static unsigned int hpl_hurry_min_ms(unsigned int interval_ms)
+{
+	return max(interval_ms / HPL_HURRY_DIV, HPL_INTERVAL_MS_MIN);
+}
+
+/*
+ * The wait after an interval that moved pages with budget left: as short
+ * as a quarter of interval_ms, but long enough that its budget pays twice
+ * for sampling and classifying again, so that the migration keeps half
+ * of it.  0 (no hurry) when that is a whole interval_ms.
+ */
+static unsigned int hpl_hurry(const struct hpl_budget_params *bp,
+			      const u64 *stage_ns)
+{
+	unsigned int interval_ms = READ_ONCE(hpl_config.interval_ms);
+	u64 ns = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
+	u64 ms;
+
+	/* Past a minute of CPU time, no hurry in any case. */
+	ns = min_t(u64, ns, 60 * NSEC_PER_SEC);
+	ms = div_u64(div_u64(2 * ns * HPL_PPM, bp->budget_ppm), NSEC_PER_MSEC);
+	ms = max_t(u64, ms, hpl_hurry_min_ms(interval_ms));
+	return ms < interval_ms ? ms : 0;
+}
+
 static void hpl_interval(void)
 {
 	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0, headroom;
@@ -1025,6 +1061,7 @@ static void hpl_interval(void)
 	struct hpl_mm *hm;
 	ktime_t now = ktime_get();
 	bool catch_up = hpl_catch_up;
+	unsigned long moved = 0;
 	int bkt;
 
 	mutex_lock(&hpl_lock);
@@ -1072,7 +1109,8 @@ static void hpl_interval(void)
 		hpl_abit_adapt();
 	}
 	if (nr_todo) {
-		unsigned long moved, cap = hpl_migrate_cap(&bp, stage_ns);
+		unsigned long cap = hpl_migrate_cap(&bp, stage_ns,
+						    hpl_interval_ns(now, last));
 		u64 t = hpl_cpu_ns(), ns;
 		u64 stop = t + max_t(s64, hpl_credit_ns, HPL_MIGRATE_MIN_NS);
 
@@ -1091,6 +1129,9 @@ static void hpl_interval(void)
 		if (moved >= HPL_MIGRATE_BATCH_MIN)
 			hpl_page_cost(div64_u64(ns, moved));
 	}
+	hpl_hurry_ms = 0;
+	if (moved && hpl_credit_ns > 0)
+		hpl_hurry_ms = hpl_hurry(&bp, stage_ns);
 	for (i = 0; i < nr_mms; i++)
 		mmput(mms[i].mm);
 	kvfree(mms);
@@ -1125,9 +1166,24 @@ static void hpl_interval(void)
 	WRITE_ONCE(hpl_stats.nr_intervals, hpl_stats.nr_intervals + 1);
 }
 
+/*
+ * The wait before the next interval: interval_ms, or a fraction of it
+ * after an interval that moved pages, so that a hot set found on SMEM is
+ * followed up at once rather than an interval later.  The budget holds
+ * either way: the migration credit grows with the time that passed, and
+ * the controller takes the CPU time over the interval's real length.
+ */
+static unsigned long hpl_wait_jiffies(unsigned int interval_ms)
+{
+	if (hpl_hurry_ms)
+		return msecs_to_jiffies(min(hpl_hurry_ms, interval_ms));
+	return msecs_to_jiffies(interval_ms);
+}
+
 static int hpl_thread_fn(void *unused)
 {
 	unsigned int interval_ms;
+	unsigned long next;
 	bool enabled;
 
 	set_freezable();
@@ -1135,6 +1191,8 @@ static int hpl_thread_fn(void *unused)
 	folio_copier_begin();
 	while (!kthread_should_stop()) {
 		enabled = READ_ONCE(hpl_config.enabled);
+		interval_ms = READ_ONCE(hpl_config.interval_ms);
+		next = jiffies + msecs_to_jiffies(hpl_hurry_min_ms(interval_ms));
 		if (enabled)
 			hpl_interval();
 		else
@@ -1142,8 +1200,21 @@ static int hpl_thread_fn(void *unused)
 		interval_ms = READ_ONCE(hpl_config.interval_ms);
 		wait_event_freezable_timeout(hpl_wait,
 					     kthread_should_stop() ||
-					     READ_ONCE(hpl_config.enabled) != enabled,
-					     msecs_to_jiffies(interval_ms));
+					     READ_ONCE(hpl_config.enabled) != enabled ||
+					     READ_ONCE(hpl_woken),
+					     hpl_wait_jiffies(interval_ms));
+		/*
+		 * A wake-up (a balloon waiting for FMEM) brings the next
+		 * interval forward, but not closer to this one than a
+		 * hurried interval: they may come in bursts.
+		 */
+		WRITE_ONCE(hpl_woken, false);
+		if (enabled && READ_ONCE(hpl_config.enabled) &&
+		    time_before(jiffies, next))
+			wait_event_freezable_timeout(hpl_wait,
+						     kthread_should_stop() ||
+						     !READ_ONCE(hpl_config.enabled),
+						     next - jiffies);
 	}
 	folio_copier_end();
 	hpl_free_all();

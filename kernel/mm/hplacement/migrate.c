@@ -35,14 +35,15 @@
 #include "../internal.h"
 #include "core.h"
 
-/* Pages promoted per interval at the nominal work scale. */
-#define HPL_PROMOTE_PAGES	4096
-
-/* Pages exchanged per interval at the nominal work scale. */
-#define HPL_EXCHANGE_PAGES	4096
-
-/* Pages demoted per interval at the nominal work scale. */
-#define HPL_DEMOTE_PAGES	4096
+/*
+ * Pages promoted, exchanged and demoted per interval at the nominal work
+ * scale (64, 32 and 64 MiB).  The CPU budget (the credit, hpl_stop_ns)
+ * is what bounds a stage; these only bound what one interval isolates
+ * and remembers, so that they do not hold back a larger budget.
+ */
+#define HPL_PROMOTE_PAGES	16384
+#define HPL_EXCHANGE_PAGES	8192
+#define HPL_DEMOTE_PAGES	16384
 
 /*
  * Folios (and pages: one THP) per migrate_pages() call, and pairs per
