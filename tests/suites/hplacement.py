@@ -210,12 +210,25 @@ def thp_promotion(t, g):
     g.out(f'echo always > {THP}; numactl --membind=0 memplace --hold 120 '
           f'{filler}M > /dev/null 2>&1 &')
     time.sleep(3)
+    tr = '/sys/kernel/tracing'
+    g.out(f'mount -t tracefs nodev {tr} 2>/dev/null; echo > {tr}/trace; '
+          f'echo 1 > {tr}/events/hplacement/hplacement_budget/enable')
     g.out(f'echo 50000 > {D}/budget; echo 1 > {D}/enabled')
     v0 = g.vmstat()
     rc, out, fast, slow = gups_fracs(g, 20, 300)
     g.out(f'echo 0 > {D}/enabled; echo 10000 > {D}/budget; '
+          f'echo 0 > {tr}/events/hplacement/hplacement_budget/enable; '
           'pkill memplace; sleep 2')
     v1 = g.vmstat()
+    ends = [float(x) for x in re.findall(r'\s([\d.]+): hplacement_budget:',
+                                         g.out(f'cat {tr}/trace'))]
+    gaps = [round(b - a, 3) for a, b in zip(ends, ends[1:])]
+    t.diag(f'THP: seconds between interval ends {gaps}')
+    # interval_ms 1000: an interval that moved THPs with budget left
+    # (5 %, sampling costs a few ms) is followed by one 250 ms later
+    t.ok(gaps and min(gaps) <= 0.6,
+         'THP: after an interval that moved pages the next one comes '
+         'sooner (hurried)', gaps)
     d = {k: v1[k] - v0[k] for k in COUNTERS + ['thp_split_pmd',
                                                'thp_migration_split']}
     t.diag(f'THP: hot set node 0 share per interval {fast}')

@@ -1033,13 +1033,14 @@ static unsigned int hpl_hurry_min_ms(unsigned int interval_ms)
  * of it.  0 (no hurry) when that is a whole interval_ms.
  */
 static unsigned int hpl_hurry(const struct hpl_budget_params *bp,
-			      const u64 *stage_ns)
+			      const u64 *stage_ns, unsigned int interval_ms)
 {
-	unsigned int interval_ms = READ_ONCE(hpl_config.interval_ms);
-	u64 ns = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
-	u64 ms;
+	u64 ns, ms;
 
 	/* Past a minute of CPU time, no hurry in any case. */
+	if (check_add_overflow(stage_ns[HPL_STAGE_SAMPLE],
+			       stage_ns[HPL_STAGE_CLASSIFY], &ns))
+		ns = U64_MAX;
 	ns = min_t(u64, ns, 60 * NSEC_PER_SEC);
 	ms = div_u64(div_u64(2 * ns * HPL_PPM, bp->budget_ppm), NSEC_PER_MSEC);
 	ms = max_t(u64, ms, hpl_hurry_min_ms(interval_ms));
@@ -1131,7 +1132,8 @@ static void hpl_interval(void)
 	}
 	hpl_hurry_ms = 0;
 	if (moved && hpl_credit_ns > 0)
-		hpl_hurry_ms = hpl_hurry(&bp, stage_ns);
+		hpl_hurry_ms = hpl_hurry(&bp, stage_ns,
+					 READ_ONCE(hpl_config.interval_ms));
 	for (i = 0; i < nr_mms; i++)
 		mmput(mms[i].mm);
 	kvfree(mms);

@@ -153,10 +153,41 @@ static void hpl_test_hints_trim(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hm->nr_hints, 0U);
 }
 
+static unsigned int hpl_t_hurry(u32 ppm, u64 sample_ns, u64 classify_ns,
+				unsigned int interval_ms)
+{
+	struct hpl_budget_params bp;
+	u64 stage_ns[HPL_NR_STAGES] = {};
+
+	hpl_budget_params_init(&bp);
+	bp.budget_ppm = ppm;
+	stage_ns[HPL_STAGE_SAMPLE] = sample_ns;
+	stage_ns[HPL_STAGE_CLASSIFY] = classify_ns;
+	stage_ns[HPL_STAGE_MIGRATE] = 50 * NSEC_PER_MSEC;	/* not counted */
+	return hpl_hurry(&bp, stage_ns, interval_ms);
+}
+
+static void hpl_test_hurry(struct kunit *test)
+{
+	/* 1 %: 3 ms of sampling, twice over, takes 600 ms of budget. */
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 500000, 1000), 600U);
+	/* A quarter interval at least. */
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(200000, 2500000, 500000, 1000), 250U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 0, 0, 1000), 250U);
+	/* And HPL_INTERVAL_MS_MIN. */
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(HPL_PPM, 1000, 0, 20), 10U);
+	/* A whole interval or more: no hurry. */
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 5000000, 0, 1000), 0U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 4000000, 1000000, 1000), 0U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(1, U64_MAX, U64_MAX, 60000), 0U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 0, 60000), 15000U);
+}
+
 static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_round_spans),
 	KUNIT_CASE(hpl_test_hints),
 	KUNIT_CASE(hpl_test_hints_trim),
+	KUNIT_CASE(hpl_test_hurry),
 	{}
 };
 
