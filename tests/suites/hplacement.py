@@ -173,6 +173,7 @@ def run(t):
              '\n'.join(bad[:40]))
     exchange_when_full(t)
     exchange_when_full(t, thp=True)
+    exchange_by_rank(t)
     demotion(t)
     file_pages(t)
     balloon_demotion(t)
@@ -383,6 +384,36 @@ def host_copies(t):
              'host copies: the host copied the promoted THPs '
              '(copier_copy, query-hballoon-exchange copies)', (d, dh))
         mmcheck.sound(t, g, 'host copies')
+
+
+def exchange_by_rank(t):
+    """A buffer that fits FMEM's capacity, first touched in order: its
+    cold start fills FMEM, its hot end spills to SMEM.  Every range of it
+    is in the hot set (it all fits), none is cold, yet the hot end is
+    exchanged with the start's pages, whose ranges are less than half as
+    hot.  Partners from cold ranges only: 0.14 of the hot set after 20 s."""
+    with Guest(fmem='256M', qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
+        size = node_free_mb(g, 0) + 24
+        g.out(f'echo always > {THP}; echo 50000 > {D}/budget; '
+              f'echo 1 > {D}/enabled')
+        v0 = g.vmstat()
+        rc, out = g.sh(f'gups --size {size}M --hot 16M --hot-at end '
+                       '--duration 25 --json', timeout=300)
+        v1 = g.vmstat()
+        g.out(f'echo 0 > {D}/enabled')
+        lines = [json.loads(l) for l in out.splitlines() if l.startswith('{')]
+        fast = [l['hot_node_frac_sampled'].get('0', 0.0) for l in lines
+                if 'hot_node_frac_sampled' in l]
+        d = {k: v1[k] - v0[k] for k in COUNTERS}
+        t.diag(f'by rank: {size} MiB buffer, hot set node 0 share per '
+               f'interval {fast}; deltas {d}')
+        first = next((i + 1 for i, f in enumerate(fast) if f >= 0.9), None)
+        t.ok(rc == 0 and first is not None and first <= 18 and fast[-1] >= 0.9,
+             f'by rank: >= 90 % of a hot set behind FMEM-filling data of its '
+             f'own range reaches node 0 within 18 s (after {first} s)',
+             out[-2000:])
+        t.ok(d['hpl_exchanges'] > 0, 'by rank: by exchange', d)
+        mmcheck.sound(t, g, 'by rank')
 
 
 def budget_bursts(t):

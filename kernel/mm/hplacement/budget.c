@@ -15,6 +15,11 @@
  * it probes upwards slowly and does not oscillate.  In between it holds.
  * The scale stays within [min_scale, max_scale].  Every interval over
  * budget counts as a throttle event.
+ *
+ * Migration is paced on its own, by a credit of budget saved in earlier
+ * intervals (core.c): what it spends of that is counted in the CPU time
+ * used, but not against the scale, which would cut sampling after every
+ * burst of moves that the budget had already paid for.
  */
 
 #include <linux/kernel.h>
@@ -86,12 +91,15 @@ static u32 hpl_budget_next_scale(const struct hpl_budget_params *p,
  * @b: the controller
  * @p: its parameters
  * @stage_ns: ns spent by each stage in the interval
+ * @saved_ns: of the migration stage's, ns paid from budget saved in
+ *	earlier intervals (at most its time)
  * @interval_ns: length of the interval; 0 leaves the scale alone
  *
  * Return: the work scale for the next interval.
  */
 u32 hpl_budget_update(struct hpl_budget *b, const struct hpl_budget_params *p,
-		      const u64 stage_ns[HPL_NR_STAGES], u64 interval_ns)
+		      const u64 stage_ns[HPL_NR_STAGES], u64 saved_ns,
+		      u64 interval_ns)
 {
 	u64 used = 0, sum;
 	bool throttled;
@@ -105,7 +113,11 @@ u32 hpl_budget_update(struct hpl_budget *b, const struct hpl_budget_params *p,
 		return b->scale;
 
 	b->used_ppm = hpl_used_ppm(used, interval_ns);
-	b->scale = hpl_budget_next_scale(p, b->scale, b->used_ppm, &throttled);
+	saved_ns = min(saved_ns, stage_ns[HPL_STAGE_MIGRATE]);
+	b->scale = hpl_budget_next_scale(p, b->scale,
+					 hpl_used_ppm(used - saved_ns,
+						      interval_ns),
+					 &throttled);
 	if (throttled)
 		b->nr_throttles++;
 	b->nr_intervals++;

@@ -720,7 +720,8 @@ static s64 hpl_allowed_ns(const struct hpl_budget_params *bp, u64 ns)
  * and however short the intervals (hpl_next_wait_ms()).
  */
 static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
-				     const u64 *stage_ns, u64 interval_ns)
+				     const u64 *stage_ns, u64 interval_ns,
+				     u64 *own_ns)
 {
 	s64 allowed = hpl_allowed_ns(bp, interval_ns);
 	s64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
@@ -728,6 +729,8 @@ static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 		   hpl_allowed_ns(bp, (u64)READ_ONCE(hpl_config.interval_ms) *
 				  NSEC_PER_MSEC);
 
+	/* What this interval's own budget leaves to migration. */
+	*own_ns = max_t(s64, allowed - spent, 0);
 	hpl_credit_ns = min(hpl_credit_ns + allowed - spent, most);
 	if (hpl_credit_ns <= 0)
 		return 0;
@@ -1050,6 +1053,7 @@ static unsigned int hpl_hurry(const struct hpl_budget_params *bp,
 static void hpl_interval(void)
 {
 	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0, headroom;
+	u64 own_ns = 0, saved_ns = 0;
 	u64 start = hpl_cpu_ns(), handler_ns;
 	static ktime_t last;
 	struct hpl_budget_params bp;
@@ -1111,7 +1115,8 @@ static void hpl_interval(void)
 	}
 	if (nr_todo) {
 		unsigned long cap = hpl_migrate_cap(&bp, stage_ns,
-						    hpl_interval_ns(now, last));
+						    hpl_interval_ns(now, last),
+						    &own_ns);
 		u64 t = hpl_cpu_ns(), ns;
 		u64 stop = t + max_t(s64, hpl_credit_ns, HPL_MIGRATE_MIN_NS);
 
@@ -1126,6 +1131,7 @@ static void hpl_interval(void)
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
 		hpl_credit_ns -= ns;
+		saved_ns = ns > own_ns ? ns - own_ns : 0;
 		/* Few pages: the fixed cost of the stage would dominate. */
 		if (moved >= HPL_MIGRATE_BATCH_MIN)
 			hpl_page_cost(div64_u64(ns, moved));
@@ -1150,7 +1156,8 @@ static void hpl_interval(void)
 	count_vm_events(HPL_MIGRATE_NS, stage_ns[HPL_STAGE_MIGRATE]);
 	throttles = hpl_budget.nr_throttles;
 	scale = hpl_budget.scale;
-	hpl_budget_update(&hpl_budget, &bp, stage_ns, hpl_interval_ns(now, last));
+	hpl_budget_update(&hpl_budget, &bp, stage_ns, saved_ns,
+			  hpl_interval_ns(now, last));
 	trace_hplacement_budget(stage_ns[HPL_STAGE_SAMPLE],
 				stage_ns[HPL_STAGE_CLASSIFY],
 				stage_ns[HPL_STAGE_MIGRATE],

@@ -565,8 +565,9 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	};
 	unsigned long pages = 0, unpaired, tried = 0, demoted = 0;
 	struct folio_exchange *pairs = NULL;
-	unsigned int i, h, nr = 0, done = 0, n_tried = 0, k;
-	unsigned long start, end;
+	unsigned int i, h, nr = 0, done = 0, n_tried = 0, k, last = 0;
+	unsigned long start, end, got;
+	u64 score = U64_MAX;
 	bool split = true;
 	struct hpl_mm *hm;
 	LIST_HEAD(paired);
@@ -580,19 +581,27 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
 		hm = hpl_find_hm(hms, nr_hms, entries[i].space_id);
 		hot.max = hpl_hint_limit(&entries[i], hot.nr, max);
+		got = hot.nr;
 		for (h = 0; hm && h < hm->nr_hints; h++)
 			if (hpl_hint_window(&entries[i], hm->hints[h].addr,
 					    &start, &end))
 				hpl_isolate_range(hm->mm, start, end, &hot);
+		if (hot.nr > got)
+			last = i;
 	}
 	/* Then whole hot ranges; a partly hot one only where sampled. */
 	hot.max = max;
 	for (i = 0; i < n && entries[i].class == HPL_HOT; i++) {
 		mm = hpl_find_mm(hms, nr_hms, entries[i].space_id);
+		got = hot.nr;
 		if (mm)
 			hpl_isolate_range(mm, entries[i].start, entries[i].end,
 					  &hot);
+		if (hot.nr > got)
+			last = max(last, i);
 	}
+	if (hot.nr)
+		score = entries[last].score;
 	cold.max = hot.nr;
 	if (hot.nr) {
 		cold.max_where = min_t(unsigned long, cold.max + 1,
@@ -600,9 +609,21 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		cold.where = kvmalloc_array(cold.max_where,
 					    sizeof(*cold.where), GFP_KERNEL);
 	}
-	while (n-- > i && cold.nr < cold.max) {
+	/*
+	 * Partners from the coldest ranges up: cold ones, and hot ones at
+	 * most half as hot as the least hot range a hot folio came from.
+	 * When everything in use fits FMEM's capacity, every range is hot
+	 * (a buffer's first-touched, never reused part too); once the cold
+	 * ranges' FMEM pages were gone, a hot set left on SMEM found no
+	 * partner and waited for splits to tell its range apart.  The margin
+	 * keeps two ranges of alike hotness from trading places.
+	 */
+	while (n-- > last + 1 && cold.nr < cold.max) {
+		if (entries[n].class != HPL_COLD &&
+		    entries[n].score > score / 2)
+			continue;
 		mm = hpl_find_mm(hms, nr_hms, entries[n].space_id);
-		if (mm && entries[n].class == HPL_COLD)
+		if (mm)
 			hpl_isolate_range(mm, entries[n].start, entries[n].end,
 					  &cold);
 	}

@@ -20,7 +20,7 @@ static u32 hpl_t_feed(struct hpl_budget *b, const struct hpl_budget_params *p,
 	/* 100 ms: 1 ppm is 100 ns; split over the stages as 2:1:1 */
 	u64 ns[HPL_NR_STAGES] = { ppm * 50, ppm * 25, ppm * 25 };
 
-	return hpl_budget_update(b, p, ns, 100 * HPL_T_MS);
+	return hpl_budget_update(b, p, ns, 0, 100 * HPL_T_MS);
 }
 
 static void hpl_test_budget_params(struct kunit *test)
@@ -79,7 +79,7 @@ static void hpl_test_budget_over(struct kunit *test)
 	hpl_budget_params_init(&p);
 	hpl_budget_init(&b, &p);
 	/* 2 ms in 100 ms: 20000 ppm, twice the budget */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 100 * HPL_T_MS),
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 100 * HPL_T_MS),
 			512U);
 	KUNIT_EXPECT_EQ(test, b.used_ppm, 20000U);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
@@ -118,10 +118,37 @@ static void hpl_test_budget_under(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, b.nr_intervals, 5ULL);
 
 	/* an empty interval changes nothing but the stage totals */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0), 640U);
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 0), 640U);
 	KUNIT_EXPECT_EQ(test, b.nr_intervals, 5ULL);
 	KUNIT_EXPECT_EQ(test, b.stage_ns[HPL_STAGE_CLASSIFY],
 			(5000ULL + 7999 + 8000 + 9999 + 10000) * 25 + 8);
+}
+
+/* Migration paid from saved budget counts as used, not against the scale. */
+static void hpl_test_budget_saved(struct kunit *test)
+{
+	u64 ns[HPL_NR_STAGES] = { HPL_T_MS / 2, HPL_T_MS / 4, 5 * HPL_T_MS };
+	struct hpl_budget_params p;
+	struct hpl_budget b;
+
+	hpl_budget_params_init(&p);
+	hpl_budget_init(&b, &p);
+	b.scale = 512;
+	/* 5.75 ms in 100 ms, all of the migration saved: 7500 ppm judged */
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 5 * HPL_T_MS,
+						100 * HPL_T_MS), 576U);
+	KUNIT_EXPECT_EQ(test, b.used_ppm, 57500U);
+	KUNIT_EXPECT_EQ(test, b.nr_throttles, 0ULL);
+	/* 4 ms saved: 17500 ppm judged, over */
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 4 * HPL_T_MS,
+						100 * HPL_T_MS), 329U);
+	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
+	/* no more saved than the migration took */
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 10 * HPL_T_MS,
+						100 * HPL_T_MS), 393U);
+	KUNIT_EXPECT_EQ(test, b.used_ppm, 57500U);
+	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
+	KUNIT_EXPECT_EQ(test, b.stage_ns[HPL_STAGE_MIGRATE], 15 * HPL_T_MS);
 }
 
 static void hpl_test_budget_clamp(struct kunit *test)
@@ -141,7 +168,7 @@ static void hpl_test_budget_clamp(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hpl_t_feed(&b, &p, 20000), HPL_SCALE_ONE / 64);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 2ULL);
 	/* saturated stage times */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 1),
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 1),
 			HPL_SCALE_ONE / 64);
 	KUNIT_EXPECT_EQ(test, b.used_ppm, U32_MAX);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 3ULL);
@@ -193,6 +220,7 @@ static struct kunit_case hpl_budget_test_cases[] = {
 	KUNIT_CASE(hpl_test_budget_used),
 	KUNIT_CASE(hpl_test_budget_over),
 	KUNIT_CASE(hpl_test_budget_under),
+	KUNIT_CASE(hpl_test_budget_saved),
 	KUNIT_CASE(hpl_test_budget_clamp),
 	KUNIT_CASE(hpl_test_budget_converge),
 	KUNIT_CASE(hpl_test_budget_apply),
