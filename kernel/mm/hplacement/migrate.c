@@ -589,7 +589,15 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		if (hot.nr > got)
 			last = i;
 	}
-	/* Then whole hot ranges; a partly hot one only where sampled. */
+	/*
+	 * Then whole hot ranges; a partly hot one only where sampled.  The
+	 * least hot range that hints came from sets the partners' bar: a
+	 * whole range isolated after them may be barely warm (the unsampled
+	 * pages between a cold part in FMEM and the hot set), and with its
+	 * score as the bar no hot range qualified as a partner.
+	 */
+	if (hot.nr)
+		score = entries[last].score;
 	hot.max = max;
 	for (i = 0; i < n && entries[i].class == HPL_HOT; i++) {
 		mm = hpl_find_mm(hms, nr_hms, entries[i].space_id);
@@ -597,11 +605,13 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		if (mm)
 			hpl_isolate_range(mm, entries[i].start, entries[i].end,
 					  &hot);
-		if (hot.nr > got)
+		if (hot.nr > got && score == U64_MAX) {
+			score = entries[i].score;
+			last = i;
+		} else if (hot.nr > got) {
 			last = max(last, i);
+		}
 	}
-	if (hot.nr)
-		score = entries[last].score;
 	cold.max = hot.nr;
 	if (hot.nr) {
 		cold.max_where = min_t(unsigned long, cold.max + 1,
