@@ -717,7 +717,7 @@ static s64 hpl_allowed_ns(const struct hpl_budget_params *bp, u64 ns)
  * and migration spends it at the measured cost per page.  Any credit left
  * lets a small batch (or one THP) move and the intervals after it pay
  * back the debt, so the budget holds on average however dear a page is,
- * and however short the intervals (hpl_next_wait_ms()).
+ * and however short the intervals (hpl_wait_jiffies()).
  */
 static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 				     const u64 *stage_ns, u64 interval_ns,
@@ -1053,7 +1053,7 @@ static unsigned int hpl_hurry(const struct hpl_budget_params *bp,
 static void hpl_interval(void)
 {
 	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0, headroom;
-	u64 own_ns = 0, saved_ns = 0;
+	u64 own_ns = 0, saved_ns = 0, interval_ns;
 	u64 start = hpl_cpu_ns(), handler_ns;
 	static ktime_t last;
 	struct hpl_budget_params bp;
@@ -1075,6 +1075,7 @@ static void hpl_interval(void)
 	headroom = hpl_config.headroom;
 	mutex_unlock(&hpl_lock);
 
+	interval_ns = hpl_interval_ns(now, last);
 	hpl_gen++;
 	hpl_source_update(hpl_budget.scale);
 	mms = hpl_collect_mms(&nr_mms);
@@ -1114,8 +1115,7 @@ static void hpl_interval(void)
 		hpl_abit_adapt();
 	}
 	if (nr_todo) {
-		unsigned long cap = hpl_migrate_cap(&bp, stage_ns,
-						    hpl_interval_ns(now, last),
+		unsigned long cap = hpl_migrate_cap(&bp, stage_ns, interval_ns,
 						    &own_ns);
 		u64 t = hpl_cpu_ns(), ns;
 		u64 stop = t + max_t(s64, hpl_credit_ns, HPL_MIGRATE_MIN_NS);
@@ -1156,8 +1156,7 @@ static void hpl_interval(void)
 	count_vm_events(HPL_MIGRATE_NS, stage_ns[HPL_STAGE_MIGRATE]);
 	throttles = hpl_budget.nr_throttles;
 	scale = hpl_budget.scale;
-	hpl_budget_update(&hpl_budget, &bp, stage_ns, saved_ns,
-			  hpl_interval_ns(now, last));
+	hpl_budget_update(&hpl_budget, &bp, stage_ns, saved_ns, interval_ns);
 	trace_hplacement_budget(stage_ns[HPL_STAGE_SAMPLE],
 				stage_ns[HPL_STAGE_CLASSIFY],
 				stage_ns[HPL_STAGE_MIGRATE],

@@ -16,7 +16,7 @@
 #define HPL_INTERVAL_MS_DEFAULT	1000
 #define HPL_INTERVAL_MS_MIN	10
 #define HPL_INTERVAL_MS_MAX	60000
-/* After an interval that moved pages, the next one comes this much sooner. */
+/* After an interval that moved pages, the next may come this much sooner. */
 #define HPL_HURRY_DIV		4
 
 /*

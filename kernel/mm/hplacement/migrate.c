@@ -605,12 +605,11 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		if (mm)
 			hpl_isolate_range(mm, entries[i].start, entries[i].end,
 					  &hot);
-		if (hot.nr > got && score == U64_MAX) {
+		if (hot.nr == got)
+			continue;
+		if (score == U64_MAX)
 			score = entries[i].score;
-			last = i;
-		} else if (hot.nr > got) {
-			last = max(last, i);
-		}
+		last = max(last, i);
 	}
 	cold.max = hot.nr;
 	if (hot.nr) {
@@ -620,13 +619,14 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 					    sizeof(*cold.where), GFP_KERNEL);
 	}
 	/*
-	 * Partners from the coldest ranges up: cold ones, and hot ones at
-	 * most half as hot as the least hot range a hot folio came from.
-	 * When everything in use fits FMEM's capacity, every range is hot
-	 * (a buffer's first-touched, never reused part too); once the cold
-	 * ranges' FMEM pages were gone, a hot set left on SMEM found no
-	 * partner and waited for splits to tell its range apart.  The margin
-	 * keeps two ranges of alike hotness from trading places.
+	 * Partners from the coldest ranges up, below the last range a hot
+	 * folio came from: cold ones, and hot ones at most half as hot as
+	 * the bar (@score, above).  When everything in use fits FMEM's
+	 * capacity, every range is hot (a buffer's first-touched, never
+	 * reused part too); once the cold ranges' FMEM pages were gone, a hot
+	 * set left on SMEM found no partner and waited for splits to tell its
+	 * range apart.  The margin keeps two ranges of alike hotness from
+	 * trading places.
 	 */
 	while (n-- > last + 1 && cold.nr < cold.max) {
 		if (entries[n].class != HPL_COLD &&
