@@ -20,6 +20,7 @@
 #include "qapi/qapi-commands-hballoon.h"
 #include "qapi/qapi-events-hballoon.h"
 #include "hw/boards.h"
+#include "hw/core/cpu.h"
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio-hballoon.h"
 #include "migration/misc.h"
@@ -39,6 +40,8 @@
 #define HBALLOON_QUEUE_SIZE 128
 #define HBALLOON_PAGE_SIZE VIRTIO_HBALLOON_PAGE_SIZE
 #define HBALLOON_PAGE_SHIFT VIRTIO_HBALLOON_PAGE_SHIFT
+/* A kick deferred longer only delays the request (see the kick handler). */
+#define HBALLOON_MAX_KICK_DELAY_US 10000
 
 /* Only one device: the QMP commands address it by node. */
 static VirtIOHBalloon *hballoon_dev;
@@ -621,6 +624,8 @@ static void hballoon_xchg_vm_state(void *opaque, bool running,
         hballoon_xchg_finish(s, req, true, false);
     }
     timer_del(s->xchg_timer);
+    /* The kick is not lost: running again schedules the bottom half. */
+    timer_del(s->xchg_kick_timer);
     hballoon_xchg_push(s);
 }
 
@@ -635,14 +640,42 @@ static void hballoon_xchg_forget(VirtIOHBalloon *s)
         s->xchg_req = NULL;
     }
     timer_del(s->xchg_timer);
+    timer_del(s->xchg_kick_timer);
     qemu_bh_cancel(s->xchg_bh);
     g_free(s->xchg_elem);
     s->xchg_elem = NULL;
 }
 
+/*
+ * Without an ioeventfd (TCG, say) the kick runs in the thread of the vCPU
+ * that wrote the notify register, which holds the BQL.  A bottom half
+ * scheduled now wakes the main loop, which then waits for the BQL; on a
+ * host without a free core the vCPU loses its core to it as soon as it
+ * drops the BQL, and the guest counts mapping the request and starting the
+ * copy as CPU time of the thread that kicked, which was about to sleep
+ * until the answer (under TCG, 1-5 ms on a third of the kicks).  Starting
+ * the request exchange-kick-delay-us later lets that thread sleep first.
+ */
 static void hballoon_handle_exchange(VirtIODevice *vdev, VirtQueue *vq)
 {
-    qemu_bh_schedule(VIRTIO_HBALLOON(vdev)->xchg_bh);
+    VirtIOHBalloon *s = VIRTIO_HBALLOON(vdev);
+
+    if (!current_cpu || !s->xchg_kick_delay_us) {
+        qemu_bh_schedule(s->xchg_bh);
+        return;
+    }
+    if (!timer_pending(s->xchg_kick_timer)) {
+        timer_mod(s->xchg_kick_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                  s->xchg_kick_delay_us * SCALE_US);
+    }
+}
+
+static void hballoon_xchg_kick_timer(void *opaque)
+{
+    VirtIOHBalloon *s = opaque;
+
+    qemu_bh_schedule(s->xchg_bh);
 }
 
 /* Stats: the driver posts a buffer, we give it back to ask for a refresh. */
@@ -863,6 +896,11 @@ static void hballoon_realize(DeviceState *dev, Error **errp)
         error_setg(errp, "only one virtio-hballoon device is supported");
         return;
     }
+    if (s->xchg_kick_delay_us > HBALLOON_MAX_KICK_DELAY_US) {
+        error_setg(errp, "virtio-hballoon: exchange-kick-delay-us must be at "
+                   "most %u", HBALLOON_MAX_KICK_DELAY_US);
+        return;
+    }
     if (!hballoon_init_nodes(s, errp)) {
         hballoon_free_nodes(s);
         return;
@@ -882,6 +920,8 @@ static void hballoon_realize(DeviceState *dev, Error **errp)
     s->xchg_bh = qemu_bh_new_guarded(hballoon_xchg_bh, s,
                                      &DEVICE(s)->mem_reentrancy_guard);
     s->xchg_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, hballoon_xchg_timer, s);
+    s->xchg_kick_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                      hballoon_xchg_kick_timer, s);
     s->xchg_vmstate = qemu_add_vm_change_state_handler(hballoon_xchg_vm_state,
                                                        s);
     hballoon_dev = s;
@@ -899,6 +939,7 @@ static void hballoon_unrealize(DeviceState *dev)
     qemu_del_vm_change_state_handler(s->xchg_vmstate);
     hballoon_xchg_forget(s);
     timer_free(s->xchg_timer);
+    timer_free(s->xchg_kick_timer);
     qemu_bh_delete(s->xchg_bh);
     virtio_delete_queue(s->ivq);
     virtio_delete_queue(s->dvq);
@@ -1093,6 +1134,8 @@ static const Property hballoon_properties[] = {
     DEFINE_PROP_BIT64("exchange", VirtIOHBalloon, host_features,
                       VIRTIO_HBALLOON_F_EXCHANGE, true),
     DEFINE_PROP_SIZE("min-size", VirtIOHBalloon, min_size, 128 * MiB),
+    DEFINE_PROP_UINT32("exchange-kick-delay-us", VirtIOHBalloon,
+                       xchg_kick_delay_us, 100),
 };
 
 static void hballoon_instance_init(Object *obj)

@@ -229,6 +229,23 @@ static void test_qmp_errors(void)
     hb_stop(t);
 }
 
+/* A bad property fails device_add with its name, and nothing is added. */
+static void test_bad_kick_delay(void)
+{
+    QTestState *qts = qtest_init("-machine pc -m 256M");
+    QDict *rsp;
+
+    assert_qmp_error(qts, "GenericError", "exchange-kick-delay-us",
+                     "{'execute': 'device_add', 'arguments': {"
+                     "'driver': 'virtio-hballoon-pci', 'id': 'hb', "
+                     "'exchange-kick-delay-us': 20000}}");
+    rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': {"
+                    "'path': '/machine/peripheral/hb', 'property': 'type'}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    qtest_quit(qts);
+}
+
 static void test_inflate_deflate(void)
 {
     HBTest *t = hb_start(true);
@@ -538,6 +555,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/virtio-hballoon/config", test_config);
     qtest_add_func("/virtio-hballoon/qmp-errors", test_qmp_errors);
+    qtest_add_func("/virtio-hballoon/bad-kick-delay", test_bad_kick_delay);
     qtest_add_func("/virtio-hballoon/inflate-deflate", test_inflate_deflate);
     qtest_add_func("/virtio-hballoon/exchange", test_exchange);
     qtest_add_func("/virtio-hballoon/exchange-not-negotiated",

@@ -58,6 +58,7 @@ struct VirtIOHBalloon {
     uint64_t host_features;
     uint64_t min_size;
     uint32_t stats_interval_ms;
+    uint32_t xchg_kick_delay_us;
 
     QEMUTimer *stats_timer;
     VirtQueueElement *stats_elem;
@@ -70,6 +71,8 @@ struct VirtIOHBalloon {
     /* Moved, used once the emulated latency has passed. */
     VirtQueueElement *xchg_elem;
     QEMUTimer *xchg_timer;
+    /* Starts the bottom half a little after a kick from a vCPU thread. */
+    QEMUTimer *xchg_kick_timer;
     VMChangeStateEntry *xchg_vmstate;
     HBalloonExchangeCounters xchg;
     uint64_t nr_discard_skipped; /* ranges kept because discard is off */
