@@ -18,6 +18,10 @@ class GuestError(Exception):
     pass
 
 
+class GuestTimeout(GuestError):
+    """A marker did not come in time (the guest may still be running)."""
+
+
 class Guest:
     """Boots scripts/run-vm in agent mode; use as a context manager."""
 
@@ -73,8 +77,45 @@ class Guest:
             self._wait_running(t0 + self.boot_timeout)
         if self.run != 'agent' or self.incoming:
             return
-        self._read_until(b'@@HT-READY\n', t0 + self.boot_timeout)
+        self._wait_ready(t0 + self.boot_timeout)
         self.boot_seconds = time.monotonic() - t0
+
+    def _wait_ready(self, deadline):
+        """The agent's READY line.  Once in a few hundred boots it never
+        came, though user space was up (ht-init's line on the console):
+        then, once, a newline on the command port, which the agent skips
+        and whose receive interrupt also makes an 8250 send what it holds
+        (should a transmit interrupt have been lost).  A timeout reports
+        where the vCPUs were."""
+        nudged = False
+        while True:
+            step = deadline if nudged else min(deadline, time.monotonic() + 20)
+            try:
+                self._read_until(b'@@HT-READY\n', step)
+            except GuestTimeout as e:
+                if time.monotonic() >= deadline:
+                    raise GuestTimeout(f'{e}\n{self._vcpus()}') from None
+                if not nudged and 'ht-init: user space up' in self.console():
+                    self.sock.sendall(b'\n')
+                    nudged = True
+                    print('# guest: agent silent 20 s after user space came '
+                          'up; sent a newline on the command port')
+                continue
+            if nudged:
+                print('# guest: the agent answered after the newline')
+            return
+
+    def _vcpus(self):
+        """QEMU's run state and the vCPUs' instruction pointers."""
+        try:
+            state = self.qmp.cmd('query-status')
+            regs = self.qmp.cmd('human-monitor-command',
+                                **{'command-line': 'info registers -a'})
+        except Exception as e:  # pylint: disable=broad-except
+            return f'(QMP: {e})'
+        rips = [ln.split()[0] for ln in regs.splitlines() if ln.startswith('RIP=')]
+        return f'QEMU {state}; vCPU {" ".join(rips)}'
+
 
     def _wait_path(self, path):
         deadline = time.monotonic() + 30
@@ -158,8 +199,8 @@ class Guest:
         while marker not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise GuestError(f'timeout waiting for {marker!r}; console:\n'
-                                 + self.console()[-3000:])
+                raise GuestTimeout(f'timeout waiting for {marker!r}; '
+                                   'console:\n' + self.console()[-3000:])
             self.sock.settimeout(min(left, 1.0))
             try:
                 data = self.sock.recv(65536)
