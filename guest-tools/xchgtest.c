@@ -914,6 +914,27 @@ struct zapper {
 	long zaps, bad;
 };
 
+/*
+ * What a bad refill holds: zeros from the first bad word on meant writes
+ * that went through a stale TLB entry into the folio being exchanged.
+ */
+static void zap_report(const char *a, uint64_t seed)
+{
+	const uint64_t *w = (const uint64_t *)a;
+	size_t k, nr = 0, first = PAGE / 8;
+
+	for (k = 0; k < PAGE / 8; k++) {
+		if (w[k] == mix(seed * 0x100000001b3ULL + k))
+			continue;
+		nr++;
+		if (first == PAGE / 8)
+			first = k;
+	}
+	printf("# zap: refill %lu: %zu bad words, the first (%zu) holds %016lx\n",
+	       (unsigned long)seed, nr, first,
+	       (unsigned long)w[first % (PAGE / 8)]);
+}
+
 static void *zap_thread(void *arg)
 {
 	struct zapper *z = arg;
@@ -922,7 +943,10 @@ static void *zap_thread(void *arg)
 	while (!z->stop) {
 		madvise(z->a, PAGE, MADV_DONTNEED);
 		fill(z->a, PAGE, ++seed);
-		z->bad += !check(z->a, PAGE, seed);
+		if (!check(z->a, PAGE, seed)) {
+			zap_report(z->a, seed);
+			z->bad++;
+		}
 		z->zaps++;
 		/* Let some exchanges find A mapped and idle. */
 		usleep(1000);

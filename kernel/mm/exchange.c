@@ -112,32 +112,8 @@ static int exchange_check(struct folio *folio)
  */
 struct exchange_direct {
 	struct mm_struct *mm;
-	struct vm_area_struct *vma;	/* the one VMA unmapped in, if one */
 	struct vm_area_struct *last;	/* the last VMA looked up */
-	bool several;			/* more VMAs: flush the whole mm */
-	unsigned long start, end;	/* what to flush in @vma */
 };
-
-static void exchange_direct_pending(struct exchange_direct *d,
-				    struct vm_area_struct *vma,
-				    unsigned long addr)
-{
-	if (d->vma && d->vma != vma)
-		d->several = true;
-	d->vma = vma;
-	d->start = min(d->start, addr);
-	d->end = max(d->end, addr + PAGE_SIZE);
-}
-
-static void exchange_direct_flush(struct exchange_direct *d)
-{
-	if (!d->vma)
-		return;
-	if (d->several)
-		flush_tlb_mm(d->mm);
-	else
-		flush_tlb_range(d->vma, d->start, d->end);
-}
 
 /*
  * Replace the PTE at @addr that maps small @folio by a migration entry;
@@ -163,8 +139,14 @@ static bool exchange_unmap_pte(struct exchange_direct *d, struct folio *folio,
 
 	excl = PageAnonExclusive(page);
 	flush_cache_page(vma, addr, folio_pfn(folio));
-	pteval = ptep_get_and_clear(d->mm, addr, pvmw.pte);
-	exchange_direct_pending(d, vma, addr);
+	/*
+	 * The flush waits for the batch, as try_to_migrate() lets it with
+	 * TTU_BATCH_FLUSH, and is recorded as pending for the mm: a racing
+	 * MADV_DONTNEED, which needs the mmap_lock for reading only, may zap
+	 * the migration entry, and must flush before its caller refaults,
+	 * or a stale TLB entry lets it write into the folio being exchanged.
+	 */
+	pteval = ptep_get_and_clear_batched(vma, addr, pvmw.pte);
 	if (pte_dirty(pteval))
 		folio_mark_dirty(folio);
 	update_hiwater_rss(d->mm);
@@ -774,10 +756,10 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 		       struct folio_exchange *pairs, unsigned int nr)
 {
 	struct exchange_direct d[2] = {
-		{ .mm = mm_a, .start = ULONG_MAX },
-		{ .mm = mm_b, .start = ULONG_MAX },
+		{ .mm = mm_a },
+		{ .mm = mm_b },
 	};
-	/* One mm for both sides: one flush for both. */
+	/* One mm for both sides: one VMA cache for both. */
 	struct exchange_direct *db = mm_b == mm_a ? &d[0] : &d[1];
 	unsigned int i, frozen = 0;
 	struct folio **fa = NULL;
@@ -820,8 +802,6 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 
 	/* One TLB flush for every mapping the batch has cleared. */
 	try_to_unmap_flush();
-	exchange_direct_flush(&d[0]);
-	exchange_direct_flush(&d[1]);
 	count_vm_event(EXCHANGE_TLB_FLUSH);
 
 	for (i = 0; i < nr; i++) {
