@@ -113,9 +113,9 @@ class Guest:
                                 **{'command-line': 'info registers -a'})
         except Exception as e:  # pylint: disable=broad-except
             return f'(QMP: {e})'
-        rips = [ln.split()[0] for ln in regs.splitlines() if ln.startswith('RIP=')]
+        rips = [ln.split()[0] for ln in regs.splitlines()
+                if ln.startswith('RIP=')]
         return f'QEMU {state}; vCPU {" ".join(rips)}'
-
 
     def _wait_path(self, path):
         deadline = time.monotonic() + 30
