@@ -12,6 +12,7 @@ import time
 
 from . import paths
 from qemu.qmp.legacy import QEMUMonitorProtocol  # noqa: E402
+from qemu.qmp.protocol import ConnectError  # noqa: E402
 
 
 class GuestError(Exception):
@@ -65,20 +66,59 @@ class Guest:
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=self.qemu_log,
                                      stderr=subprocess.STDOUT)
-        # QEMU waits for us on the command channel before it starts the
-        # guest, so nothing the agent writes is lost.
-        self._wait_path(self.cmd_path)
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(self.cmd_path)
-        self._wait_path(self.qmp_path)
-        self.qmp = QEMUMonitorProtocol(self.qmp_path)
-        self.qmp.connect()
+        self._connect()
         if self.incoming:
             self._wait_running(t0 + self.boot_timeout)
         if self.run != 'agent' or self.incoming:
             return
-        self._wait_ready(t0 + self.boot_timeout)
+        try:
+            self._wait_ready(t0 + self.boot_timeout)
+        except GuestTimeout:
+            raise
+        except GuestError:
+            # Asked for KVM where it hangs, run-vm kills that QEMU and
+            # starts one under TCG on the same sockets.
+            if not self._fell_back():
+                raise
+            print('# guest: KVM did not reach user space; run-vm fell back '
+                  'to TCG')
+            self._connect()
+            self._wait_ready(t0 + self.boot_timeout)
         self.boot_seconds = time.monotonic() - t0
+
+    def _connect(self):
+        """Command channel, then QMP.  QEMU waits for us on the command
+        channel before it starts the guest, so nothing the agent writes is
+        lost.  A killed QEMU leaves its socket files behind: retry until one
+        accepts."""
+        self._close_channels()
+        self.buf = b''
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._wait_path(self.cmd_path)
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(self.cmd_path)
+                self._wait_path(self.qmp_path)
+                self.qmp = QEMUMonitorProtocol(self.qmp_path)
+                self.qmp.connect()
+                return
+            except (ConnectionRefusedError, ConnectError):
+                self._close_channels()
+                if time.monotonic() > deadline:
+                    raise GuestError('QEMU did not accept on '
+                                     f'{self.dir}') from None
+                time.sleep(0.05)
+
+    def _fell_back(self):
+        """Did run-vm give up on KVM?  It says so after it has reaped the
+        QEMU whose channel we saw close."""
+        deadline = time.monotonic() + 10
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if 'falling back to TCG' in self.qemu_output():
+                return True
+            time.sleep(0.05)
+        return 'falling back to TCG' in self.qemu_output()
 
     def _wait_ready(self, deadline):
         """The agent's READY line.  Once in a few hundred boots it never
@@ -165,6 +205,15 @@ class Guest:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._close_channels()
+        if self.proc:
+            self.qemu_log.close()
+        if os.environ.get('HT_KEEP_LOGS'):
+            print(f'# guest logs kept in {self.dir}')
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _close_channels(self):
         for c in (self.qmp, self.sock):
             try:
                 if c:
@@ -172,12 +221,6 @@ class Guest:
             except Exception:  # pylint: disable=broad-except
                 pass
         self.qmp = self.sock = None
-        if self.proc:
-            self.qemu_log.close()
-        if os.environ.get('HT_KEEP_LOGS'):
-            print(f'# guest logs kept in {self.dir}')
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
     def qemu_output(self):
         """What QEMU and run-vm printed."""
