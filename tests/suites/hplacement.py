@@ -26,7 +26,8 @@ COUNTERS = ['hpl_samples_fmem', 'hpl_samples_smem', 'hpl_samples_dropped',
             'hpl_exchanges', 'hpl_samples_abit', 'hpl_samples_pebs',
             'hpl_samples_ibs', 'hpl_samples_injected', 'hpl_samples_lost',
             'hpl_demotions', 'hpl_promote_fail', 'hpl_demote_fail',
-            'hpl_exchange_fail', 'hpl_exchange_splits']
+            'hpl_exchange_fail', 'hpl_exchange_splits',
+            'hpl_exchange_splits_hot']
 INJECT = '/sys/kernel/debug/hplacement/inject'
 THP = '/sys/kernel/mm/transparent_hugepage/enabled'
 # Injector writes that must fail, with the error they must give.
@@ -173,6 +174,7 @@ def run(t):
              '\n'.join(bad[:40]))
     exchange_when_full(t)
     exchange_when_full(t, thp=True)
+    exchange_hot_thps(t)
     exchange_by_rank(t)
     demotion(t)
     file_pages(t)
@@ -191,11 +193,11 @@ def khplacement_cpu_ns(g):
     return (int(f[0]) + int(f[1])) * 10_000_000
 
 
-def gups_fracs(g, duration, timeout):
+def gups_fracs(g, duration, timeout, extra=''):
     """Run gups with its buffer first touched on node 1; returns the node 0
     share of the sampled hot set per interval, and the last node 1 share."""
     rc, out = g.sh(f'gups --size 256M --hot 32M --membind 1 --hot-at end '
-                   f'--duration {duration} --json', timeout=timeout)
+                   f'--duration {duration} --json {extra}', timeout=timeout)
     lines = [json.loads(l) for l in out.splitlines() if l.startswith('{')]
     fr = [l['hot_node_frac_sampled'] for l in lines if 'hot_node_frac_sampled' in l]
     return rc, out, [f.get('0', 0.0) for f in fr], (fr[-1].get('1', 0.0) if fr else 0.0)
@@ -212,7 +214,8 @@ def gups_enabled(g, args):
     lines = [json.loads(x) for x in out.splitlines() if x.startswith('{')]
     fast = [x['hot_node_frac_sampled'].get('0', 0.0) for x in lines
             if 'hot_node_frac_sampled' in x]
-    return rc, out, lines, fast, {k: v1[k] - v0[k] for k in COUNTERS}
+    return rc, out, lines, fast, {k: v1[k] - v0[k] for k in
+                                  COUNTERS + ['thp_split_page']}
 
 
 def thp_promotion(t, g):
@@ -256,9 +259,11 @@ def thp_promotion(t, g):
          f'THP, 96 MiB free FMEM: >= 90 % of the hot set on node 0 within '
          f'12 s (after {first} s)', out[-2000:])
     # Once FMEM is full, a cold THP may be split to give 4 KiB exchange
-    # partners, or by a migration that could not move it whole; sampling
-    # split dozens an interval before the rounds.
-    moved = d['hpl_exchange_splits'] + d['thp_migration_split']
+    # partners, the last hot ones to pair with 4 KiB pages, or a THP by a
+    # migration that could not move it whole; sampling split dozens an
+    # interval before the rounds.
+    moved = (d['hpl_exchange_splits'] + d['hpl_exchange_splits_hot'] +
+             d['thp_migration_split'])
     t.ok(d['thp_split_pmd'] <= moved,
          f"THP: sampling maps no THP with PTEs (thp_split_pmd {d['thp_split_pmd']}"
          f' <= {moved} split to exchange or migrate)', d)
@@ -398,6 +403,43 @@ def host_copies(t):
              'host copies: the host copied the promoted THPs '
              '(copier_copy, query-hballoon-exchange copies)', (d, dh))
         mmcheck.sound(t, g, 'host copies')
+
+
+def exchange_hot_thps(t):
+    """FMEM full of cold 4 KiB pages, one hot THP on SMEM: with no cold THP
+    to pair with, it is split and its pages exchanged with 4 KiB ones.
+    Demoting 512 4 KiB pages for it (what many such THPs still get) frees
+    frames that may be scattered, and compaction makes no 2 MiB block
+    until 4 MiB are free above the low watermark: the `by rank` test
+    waited 17 s for one such THP."""
+    what = 'a hot THP, FMEM full of 4 KiB pages'
+    with Guest(fmem='512M') as g:
+        # THP on madvise: the filler gets 4 KiB pages, gups --thp THPs.
+        # Node 0 preferred, not bound: FMEM fills to its watermarks, the
+        # rest spills to node 1 (bound, the filler is killed short of it).
+        g.out(f'echo madvise > {THP}')
+        g.out(f'numactl --preferred=0 gups --size {node_free_mb(g, 0)}M '
+              '--hot 4K --hot-frac 1 --duration 90 > /tmp/filler.json 2>&1 &')
+        time.sleep(4)
+        t.diag(g.out('grep -e MemFree -e AnonHuge '
+                     '/sys/devices/system/node/node*/meminfo'))
+        t.ok(g.sh('pidof gups')[0] == 0, f'{what}: the filler runs',
+             g.out('cat /tmp/filler.json; dmesg | tail -20'))
+        g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
+        rc, out, lines, fast, d = gups_enabled(
+            g, '--size 4M --hot 2M --hot-at end --membind 1 --thp '
+            '--duration 15')
+        t.diag(f'{what}: hot set node 0 share per interval {fast}')
+        t.diag(f'{what}: counter deltas {d}')
+        first = next((i + 1 for i, f in enumerate(fast) if f >= 0.9), None)
+        t.ok(rc == 0 and first is not None and fast[-1] >= 0.9,
+             f'{what}: it reaches node 0 (after {first} s)', out[-2000:])
+        t.ok(d['hpl_exchange_splits_hot'] >= 1 and d['hpl_exchanges'] >= 256,
+             f'{what}: it is split and its pages exchanged '
+             '(hpl_exchange_splits_hot, hpl_exchanges)', d)
+        t.ok(d['hpl_exchange_splits_hot'] <= d['thp_split_page'],
+             f'{what}: the kernel counts the split too (thp_split_page)', d)
+        mmcheck.sound(t, g, what)
 
 
 def exchange_by_rank(t):

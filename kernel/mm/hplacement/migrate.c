@@ -22,6 +22,7 @@
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/compaction.h>	/* after mm.h: not self-contained */
 #include <linux/pagewalk.h>
 #include <linux/sched/cputime.h>
 #include <linux/sched/mm.h>
@@ -416,6 +417,18 @@ static unsigned long hpl_hint_limit(const struct hpl_rank_entry *e,
 	return min(max, done + (unsigned long)(e->hot_bytes >> PAGE_SHIFT));
 }
 
+/* Split isolated @folio to order 0; its tails join @list. */
+static bool hpl_split_isolated(struct folio *folio, struct list_head *list)
+{
+	int err = -EAGAIN;
+
+	if (folio_trylock(folio)) {
+		err = split_folio_to_list(folio, list);
+		folio_unlock(folio);
+	}
+	return !err;
+}
+
 /*
  * A folio of @cold of the size of @a.  For a small @a and no small cold
  * folio, a large cold folio is split (the first time only, @split): a few
@@ -427,7 +440,6 @@ static struct folio *hpl_cold_partner(struct list_head *cold,
 				      struct folio *a, bool *split)
 {
 	struct folio *b, *large = NULL;
-	int err;
 
 	list_for_each_entry(b, cold, lru) {
 		if (folio_nr_pages(b) == folio_nr_pages(a))
@@ -437,18 +449,65 @@ static struct folio *hpl_cold_partner(struct list_head *cold,
 	}
 	if (folio_test_large(a) || !large || !*split)
 		return NULL;
-	err = -EAGAIN;
-	if (folio_trylock(large)) {
-		err = split_folio_to_list(large, cold);
-		folio_unlock(large);
-	}
-	if (err) {
+	if (!hpl_split_isolated(large, cold)) {
 		/* Not again in this batch: it would fail the same way. */
 		*split = false;
 		return NULL;
 	}
 	count_vm_event(HPL_EXCHANGE_SPLITS);
 	return large;
+}
+
+static bool hpl_has_small(struct list_head *list)
+{
+	struct folio *folio;
+
+	list_for_each_entry(folio, list, lru)
+		if (!folio_test_large(folio))
+			return true;
+	return false;
+}
+
+/*
+ * Large hot folios on @big found no cold partner of their size: only
+ * small ones were isolated.  For them, as many small cold pages are
+ * demoted, so that they can be promoted whole next time; but the frames
+ * freed are scattered, and compaction makes a free block of an order only
+ * with twice its size free above the low watermark.  So when @big is
+ * smaller than that gap plus itself, its folios are split instead and
+ * their pages paired with small cold folios (khugepaged may collapse them
+ * again in FMEM).  The tails join @big.  Returns the pairs in @pairs.
+ */
+static unsigned int hpl_pair_split(struct list_head *big,
+				   unsigned long big_pages,
+				   unsigned int big_order,
+				   struct list_head *cold,
+				   struct list_head *paired,
+				   struct folio_exchange *pairs,
+				   unsigned int nr, unsigned int max)
+{
+	bool split = false;
+	struct folio *a, *b;
+
+	if (big_pages >= compact_gap(big_order) + (1UL << big_order))
+		return nr;
+	list_for_each_entry(a, big, lru) {
+		if (nr == max || !hpl_has_small(cold))
+			break;
+		if (folio_test_large(a)) {
+			if (!hpl_split_isolated(a, big))
+				continue;
+			count_vm_event(HPL_EXCHANGE_SPLITS_HOT);
+		}
+		b = hpl_cold_partner(cold, a, &split);
+		if (!b)
+			continue;
+		list_move_tail(&b->lru, paired);
+		pairs[nr].a = a;
+		pairs[nr].b = b;
+		nr++;
+	}
+	return nr;
 }
 
 static int hpl_where_cmp(const void *x, const void *y)
@@ -568,9 +627,12 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	unsigned int i, h, nr = 0, done = 0, n_tried = 0, k, last = 0;
 	unsigned long start, end, got;
 	u64 score = U64_MAX;
+	unsigned int big_order = 0, max_pairs = 0;
+	unsigned long big_pages = 0;
 	bool split = true;
 	struct hpl_mm *hm;
 	LIST_HEAD(paired);
+	LIST_HEAD(big);
 	struct folio *a, *b, *next;
 	struct mm_struct *mm;
 
@@ -644,21 +706,32 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 		sort(cold.where, cold.nr_where, sizeof(*cold.where),
 		     hpl_where_cmp, NULL);
 	/* At most one partner per hot page, split or not. */
-	if (cold.nr)
-		pairs = kvmalloc_array(min(cold.nr, hot.nr), sizeof(*pairs),
-				       GFP_KERNEL);
+	if (cold.nr) {
+		max_pairs = min(cold.nr, hot.nr);
+		pairs = kvmalloc_array(max_pairs, sizeof(*pairs), GFP_KERNEL);
+	}
 	/* Pair folios of the same size. */
-	list_for_each_entry(a, &hot.folios, lru) {
+	list_for_each_entry_safe(a, next, &hot.folios, lru) {
 		if (!pairs)
 			break;
 		b = hpl_cold_partner(&cold.folios, a, &split);
-		if (!b)
+		if (!b) {
+			if (folio_test_large(a)) {
+				big_pages += folio_nr_pages(a);
+				big_order = max(big_order, folio_order(a));
+				list_move_tail(&a->lru, &big);
+			}
 			continue;
+		}
 		list_move_tail(&b->lru, &paired);
 		pairs[nr].a = a;
 		pairs[nr].b = b;
 		nr++;
 	}
+	if (big_pages)
+		nr = hpl_pair_split(&big, big_pages, big_order, &cold.folios,
+				    &paired, pairs, nr, max_pairs);
+	list_splice_tail(&big, &hot.folios);
 	/*
 	 * Hot folios left unpaired while cold folios of another size were
 	 * there: skipped for their order, counted with the order refusals.
