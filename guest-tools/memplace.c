@@ -4,7 +4,9 @@
  * page landed (move_pages(2) query).  Run it under numactl to check that a
  * memory policy is honoured:  numactl --membind=1 memplace --json 64M
  * With --hold it then keeps the memory, untouched, for tests that need an
- * idle process with memory on a known node.
+ * idle process with memory on a known node.  With --stripes N the memory is
+ * touched a page of each of N equal parts in turn, so that the page frames
+ * of each part are scattered: freeing one part leaves no free huge page.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,9 +20,10 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: memplace [--json] [--hold S] SIZE\n"
-		"  SIZE      bytes to allocate and touch, e.g. 64M\n"
-		"  --hold S  then keep the memory S seconds without touching it\n");
+	fprintf(stderr, "usage: memplace [--json] [--hold S] [--stripes N] SIZE\n"
+		"  SIZE         bytes to allocate and touch, e.g. 64M\n"
+		"  --hold S     then keep the memory S seconds without touching it\n"
+		"  --stripes N  touch a page of each of N parts in turn (1-64)\n");
 	exit(2);
 }
 
@@ -29,14 +32,16 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "hold", required_argument, NULL, 'H' },
+		{ "stripes", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	struct ht_placement p;
 	int json = 0, c, err, n;
-	unsigned long hold = 0;
+	unsigned long hold = 0, stripes = 1;
+	uint64_t size, part, off, s;
+	long page = sysconf(_SC_PAGESIZE);
 	char *end;
-	uint64_t size;
 	char *buf;
 
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
@@ -48,6 +53,13 @@ int main(int argc, char **argv)
 			if (errno || end == optarg || *end || hold > 86400)
 				ht_die_opt("memplace", "--hold",
 					   "invalid seconds '%s'", optarg);
+		} else if (c == 'S') {
+			errno = 0;
+			stripes = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !stripes ||
+			    stripes > 64)
+				ht_die_opt("memplace", "--stripes",
+					   "invalid count '%s' (1-64)", optarg);
 		} else {
 			usage();
 		}
@@ -64,7 +76,12 @@ int main(int argc, char **argv)
 		perror("memplace: mmap");
 		return 1;
 	}
-	memset(buf, 0xa5, size);
+	/* Whole pages of each part in turn; the rest (if any) after. */
+	part = size / stripes / page * page;
+	for (off = 0; off < part; off += page)
+		for (s = 0; s < stripes; s++)
+			memset(buf + s * part + off, 0xa5, page);
+	memset(buf + stripes * part, 0xa5, size - stripes * part);
 	err = ht_query_placement(0, buf, size, &p);
 	if (err) {
 		fprintf(stderr, "memplace: move_pages: %s\n", strerror(-err));

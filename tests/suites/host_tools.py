@@ -58,7 +58,18 @@ def memplace(t, tools):
         res = {}
     t.ok(res.get('pages') == 2048 and sum(res.get('nodes', {}).values()) == 2048,
          'memplace: 8 MiB touched = 2048 resident pages', r.stdout + r.stderr)
-    for bad in (['0'], ['12Q'], [], ['1M', '2M']):
+    # 3 parts of 2 MiB and a page left over, every page touched
+    r = sh([os.path.join(tools, 'memplace'), '--json', '--stripes', '3',
+            f'{6 * 1024 + 4}K'])
+    try:
+        res = json.loads(r.stdout)
+    except ValueError:
+        res = {}
+    t.ok(res.get('pages') == 1537 and sum(res.get('nodes', {}).values()) == 1537,
+         'memplace --stripes 3: 6 MiB + 4 KiB touched = 1537 resident pages',
+         r.stdout + r.stderr)
+    for bad in (['0'], ['12Q'], [], ['1M', '2M'], ['--stripes', '0', '1M'],
+                ['--stripes', '65', '1M'], ['--stripes', '2x', '1M']):
         r = sh([os.path.join(tools, 'memplace'), *bad])
         t.ok(r.returncode == 2 and r.stderr, f'memplace rejects {bad}')
 

@@ -406,29 +406,35 @@ def host_copies(t):
 
 
 def exchange_hot_thps(t):
-    """FMEM full of cold 4 KiB pages, one hot THP on SMEM: with no cold THP
-    to pair with, it is split and its pages exchanged with 4 KiB ones.
-    Demoting 512 4 KiB pages for it (what many such THPs still get) frees
-    frames that may be scattered, and compaction makes no 2 MiB block
-    until 4 MiB are free above the low watermark: the `by rank` test
-    waited 17 s for one such THP."""
-    what = 'a hot THP, FMEM full of 4 KiB pages'
+    """FMEM full of cold 4 KiB pages whose frames are scattered, one hot THP
+    on SMEM: with no cold THP to pair with, it is split and its pages
+    exchanged with 4 KiB ones, and nothing is demoted for it.  Before, 512
+    4 KiB pages were demoted for it each interval (what three or more such
+    THPs still get): their frames freed no 2 MiB block, compaction makes
+    none with less than 4 MiB free above the low watermark, and the THP
+    moved after 2-3 s, once rounds of demotion had freed enough (2048-3584
+    pages demoted, 2-3x the migration time), or, when other pages took
+    the room, stayed on SMEM (the `by rank` test once waited 17 s)."""
+    what = 'a hot THP, FMEM full of scattered 4 KiB pages'
     with Guest(fmem='512M') as g:
         # THP on madvise: the filler gets 4 KiB pages, gups --thp THPs.
         # Node 0 preferred, not bound: FMEM fills to its watermarks, the
         # rest spills to node 1 (bound, the filler is killed short of it).
+        # Two stripes: each other frame belongs to the other half.
         g.out(f'echo madvise > {THP}')
-        g.out(f'numactl --preferred=0 gups --size {node_free_mb(g, 0)}M '
-              '--hot 4K --hot-frac 1 --duration 90 > /tmp/filler.json 2>&1 &')
-        time.sleep(4)
+        g.out(f'numactl --preferred=0 memplace --json --hold 600 --stripes 2 '
+              f'{node_free_mb(g, 0)}M > /tmp/filler.json 2>&1 &')
+        g.out('for i in $(seq 600); do grep -q addr /tmp/filler.json && '
+              'break; sleep 0.1; done; cat /tmp/filler.json', timeout=120)
         t.diag(g.out('grep -e MemFree -e AnonHuge '
                      '/sys/devices/system/node/node*/meminfo'))
-        t.ok(g.sh('pidof gups')[0] == 0, f'{what}: the filler runs',
+        t.ok(g.sh('grep -q addr /tmp/filler.json')[0] == 0,
+             f'{what}: the filler is in place',
              g.out('cat /tmp/filler.json; dmesg | tail -20'))
         g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
         rc, out, lines, fast, d = gups_enabled(
-            g, '--size 4M --hot 2M --hot-at end --membind 1 --thp '
-            '--duration 15')
+            g, '--size 2M --hot 2M --hot-frac 1 --membind 1 --thp '
+            '--duration 12')
         t.diag(f'{what}: hot set node 0 share per interval {fast}')
         t.diag(f'{what}: counter deltas {d}')
         first = next((i + 1 for i, f in enumerate(fast) if f >= 0.9), None)
@@ -439,6 +445,9 @@ def exchange_hot_thps(t):
              '(hpl_exchange_splits_hot, hpl_exchanges)', d)
         t.ok(d['hpl_exchange_splits_hot'] <= d['thp_split_page'],
              f'{what}: the kernel counts the split too (thp_split_page)', d)
+        t.ok(d['hpl_demotions'] < 512,
+             f'{what}: no THP worth of cold pages demoted for it '
+             f'(hpl_demotions {d["hpl_demotions"]})', d)
         mmcheck.sound(t, g, what)
 
 
