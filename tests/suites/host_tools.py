@@ -65,7 +65,8 @@ def memplace(t, tools):
         res = json.loads(r.stdout)
     except ValueError:
         res = {}
-    t.ok(res.get('pages') == 1537 and sum(res.get('nodes', {}).values()) == 1537,
+    t.ok(res.get('pages') == 1537 and
+         sum(res.get('nodes', {}).values()) == 1537,
          'memplace --stripes 3: 6 MiB + 4 KiB touched = 1537 resident pages',
          r.stdout + r.stderr)
     for bad in (['0'], ['12Q'], [], ['1M', '2M'], ['--stripes', '0', '1M'],

@@ -68,8 +68,9 @@ def run(t):
                               **{'command-line': 'info kvm'})
             up = g.out('echo $((6 * 7))').strip()
             fell = 'falling back' in g.qemu_output()
+        took = time.monotonic() - t0
         t.ok(up == '42' and ('enabled' in accel) != fell,
-             f'an agent guest asked for KVM answers ({time.monotonic() - t0:.1f} s; '
+             f'an agent guest asked for KVM answers ({took:.1f} s; '
              f'{"fell back to TCG" if fell else "KVM"})', f'{up!r} {accel!r}')
     except GuestError as e:
         t.ok(False, 'an agent guest asked for KVM answers', str(e)[-3000:])
