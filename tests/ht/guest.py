@@ -89,26 +89,49 @@ class Guest:
     def _connect(self):
         """Command channel, then QMP.  QEMU waits for us on the command
         channel before it starts the guest, so nothing the agent writes is
-        lost.  A killed QEMU leaves its socket files behind: retry until one
-        accepts."""
+        lost.  A killed QEMU leaves its socket files behind: retry until
+        one accepts.  A connected command channel is kept while its QEMU
+        lives (it may be running the guest already)."""
         self._close_channels()
         self.buf = b''
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                self._wait_path(self.cmd_path)
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(self.cmd_path)
-                self._wait_path(self.qmp_path)
-                self.qmp = QEMUMonitorProtocol(self.qmp_path)
-                self.qmp.connect()
-                return
-            except (ConnectionRefusedError, ConnectError):
+        while not self.qmp:
+            if self.sock and self._peer_gone():
                 self._close_channels()
+            try:
+                if not self.sock:
+                    self._wait_path(self.cmd_path)
+                    self.sock = socket.socket(socket.AF_UNIX)
+                    self.sock.connect(self.cmd_path)
+                self._wait_path(self.qmp_path)
+                qmp = QEMUMonitorProtocol(self.qmp_path)
+                self.qmp = qmp
+                qmp.connect()
+            except (ConnectionRefusedError, ConnectError):
+                if self.qmp:
+                    self.qmp = None
+                    try:
+                        qmp.close()
+                    except Exception:  # pylint: disable=broad-except
+                        pass
+                else:
+                    self._close_channels()
                 if time.monotonic() > deadline:
-                    raise GuestError('QEMU did not accept on '
-                                     f'{self.dir}') from None
+                    raise GuestError(f'QEMU did not accept on {self.dir}') \
+                        from None
                 time.sleep(0.05)
+
+    def _peer_gone(self):
+        """Has the QEMU at the other end of the command channel exited?"""
+        self.sock.setblocking(False)
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK) == b''
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            self.sock.setblocking(True)
 
     def _fell_back(self):
         """Did run-vm give up on KVM?  It says so after it has reaped the
