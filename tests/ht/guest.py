@@ -95,31 +95,36 @@ class Guest:
         self._close_channels()
         self.buf = b''
         deadline = time.monotonic() + 30
-        while not self.qmp:
+        while True:
             if self.sock and self._peer_gone():
                 self._close_channels()
-            try:
-                if not self.sock:
-                    self._wait_path(self.cmd_path)
-                    self.sock = socket.socket(socket.AF_UNIX)
-                    self.sock.connect(self.cmd_path)
-                self._wait_path(self.qmp_path)
-                qmp = QEMUMonitorProtocol(self.qmp_path)
-                self.qmp = qmp
-                qmp.connect()
-            except (ConnectionRefusedError, ConnectError):
-                if self.qmp:
-                    self.qmp = None
-                    try:
-                        qmp.close()
-                    except Exception:  # pylint: disable=broad-except
-                        pass
-                else:
-                    self._close_channels()
-                if time.monotonic() > deadline:
-                    raise GuestError(f'QEMU did not accept on {self.dir}') \
-                        from None
-                time.sleep(0.05)
+            if (self.sock or self._connect_cmd()) and self._connect_qmp():
+                return
+            if time.monotonic() > deadline:
+                raise GuestError(f'QEMU did not accept on {self.dir}')
+            time.sleep(0.05)
+
+    def _connect_cmd(self):
+        self._wait_path(self.cmd_path)
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(self.cmd_path)
+        except ConnectionRefusedError:
+            sock.close()
+            return False
+        self.sock = sock
+        return True
+
+    def _connect_qmp(self):
+        self._wait_path(self.qmp_path)
+        qmp = QEMUMonitorProtocol(self.qmp_path)
+        try:
+            qmp.connect()
+        except ConnectError:
+            qmp.close()
+            return False
+        self.qmp = qmp
+        return True
 
     def _peer_gone(self):
         """Has the QEMU at the other end of the command channel exited?"""
