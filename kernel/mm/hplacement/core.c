@@ -58,6 +58,15 @@
  * nominal work scale.
  */
 #define HPL_ABIT_ROUNDS		4
+/*
+ * More rounds, up to HPL_ABIT_ROUNDS_MAX, while each still drops more
+ * than 1/HPL_ABIT_ROUNDS_STABLE of the THPs it tests: cold ones are still
+ * going.  A round's walk can take about as long as a cold THP rests (a
+ * tenth of gups' updates over 112 THPs, under TCG), and then one in six
+ * survives four rounds.
+ */
+#define HPL_ABIT_ROUNDS_MAX	12
+#define HPL_ABIT_ROUNDS_STABLE	8
 #define HPL_ABIT_PMDS		512
 #define HPL_ABIT_ROUND_US	100
 #define HPL_ABIT_ROUND_MIN_US	10
@@ -244,6 +253,26 @@ static void hpl_hints_trim(struct hpl_mm *hm)
 		if (hm->hints[i].nr * 2 < hm->hints[0].nr)
 			break;
 	hm->nr_hints = min(hm->nr_hints, i);
+}
+
+/*
+ * Keep the hints of the rounds' THPs that were still young in the last
+ * round, @young: those that dropped out on the way rest longer than a
+ * round and are cold data touched by chance (their samples still count
+ * for their ranges).  Called before the windows add theirs.
+ */
+static void hpl_hints_keep(struct hpl_mm *hm, const unsigned long *young,
+			   unsigned int nr)
+{
+	unsigned int i, j, n = 0;
+
+	for (i = 0; i < hm->nr_hints; i++) {
+		for (j = 0; j < nr && young[j] != hm->hints[i].addr; j++)
+			;
+		if (j < nr)
+			hm->hints[n++] = hm->hints[i];
+	}
+	hm->nr_hints = n;
 }
 
 static void hpl_batch_flush(struct hpl_batch *ab)
@@ -476,15 +505,33 @@ static void hpl_round_again(struct mm_struct *mm, struct hpl_batch *ab)
 }
 
 /*
- * The THPs of @hm's ranges: clear their accessed bits, then up to
- * HPL_ABIT_ROUNDS times flush the TLB, wait hpl_abit_round_us and test
- * and clear them again; every young THP of a round is a sample.  The
- * first round tests them all, each later one only those young in the
- * round before: a hot THP stays young round after round, a cold one
- * drops out, and the rounds get short, so that the delay is not drowned
- * by the time a round takes (under TCG, walking 128 PMDs takes longer
- * than the delay).  The mmap_lock is taken for each round only: writers
- * do not wait out the delays.
+ * Whether to test again after @r rounds (of which the first cleared), the
+ * last of which kept @young of the @tested THPs that it tested: always
+ * until HPL_ABIT_ROUNDS tests, then while a round drops more than
+ * 1/HPL_ABIT_ROUNDS_STABLE of them, HPL_ABIT_ROUNDS_MAX tests at most.
+ */
+static bool hpl_rounds_go_on(unsigned int r, unsigned int tested,
+			     unsigned int young)
+{
+	if (r <= HPL_ABIT_ROUNDS)
+		return true;
+	if (r > HPL_ABIT_ROUNDS_MAX)
+		return false;
+	return (u64)young * HPL_ABIT_ROUNDS_STABLE <
+	       (u64)tested * (HPL_ABIT_ROUNDS_STABLE - 1);
+}
+
+/*
+ * The THPs of @hm's ranges: clear their accessed bits, then at least
+ * HPL_ABIT_ROUNDS times (hpl_rounds_go_on()) flush the TLB, wait
+ * hpl_abit_round_us and test and clear them again; every young THP of a
+ * round is a sample.  The first round tests them all, each later one only
+ * those young in the round before: a hot THP stays young round after
+ * round, a cold one drops out, and the rounds get short, so that the delay
+ * is not drowned by the time a round takes (under TCG, walking 128 PMDs
+ * takes longer than the delay).  Only the THPs young in the last round
+ * stay hints.  The mmap_lock is taken for each round only: writers do not
+ * wait out the delays.
  */
 static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 			    const struct hpl_rank_entry *ranges,
@@ -492,19 +539,22 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 {
 	unsigned long max = hpl_scale_amount(scale, HPL_ABIT_PMDS);
 	struct hpl_batch ab = { .space = &hm->space, .max_young = max };
+	unsigned int i, n, r, tested = 0;
 	struct hpl_area *spans;
-	unsigned int i, n, r;
 
 	if (!nr)
 		return;
 	spans = kvmalloc_array(nr, sizeof(*spans), GFP_KERNEL);
 	ab.young = kvmalloc_array(max, sizeof(*ab.young), GFP_KERNEL);
 	n = spans && ab.young ? hpl_round_spans(spans, ranges, nr, max) : 0;
-	for (r = 0; r <= HPL_ABIT_ROUNDS && n; r++) {
+	for (r = 0; n; r++) {
 		if (r) {
 			/* Nothing young: nothing to follow. */
 			if (!ab.nr_cleared)
 				break;
+			if (!hpl_rounds_go_on(r, tested, ab.nr_young))
+				break;
+			tested = ab.nr_young;
 			/* See hpl_abit_clear(): cached entries hide accesses. */
 			flush_tlb_mm(hm->mm);
 			usleep_range(hpl_abit_round_us,
@@ -526,6 +576,7 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 		hpl_batch_flush(&ab);
 		mmap_read_unlock(hm->mm);
 	}
+	hpl_hints_keep(hm, ab.young, ab.nr_young);
 	kvfree(ab.young);
 	kvfree(spans);
 	hpl_batch_count(&ab, &hpl_round_tested, &hpl_round_young);
@@ -647,9 +698,12 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	struct hpl_rank_entry *ranges = NULL;
 	struct hpl_area *areas;
 	unsigned int nr_areas, nr = 0;
+	unsigned long rss = get_mm_rss(hm->mm);
 	u64 t0 = hpl_cpu_ns();
 
 	hm->nr_hints = 0;
+	hm->growing = rss > hm->rss + (hm->rss >> HPL_GROWING_SHIFT);
+	hm->rss = rss;
 	if (hm->ran == hm->runtime)
 		return false;
 	hm->runtime = hm->ran;

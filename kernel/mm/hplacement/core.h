@@ -25,6 +25,8 @@
  * even while its range is still too coarse to tell it from cold data.
  */
 #define HPL_NR_HINTS		64
+/* A space whose mm grew by more than 1/16 in an interval is growing. */
+#define HPL_GROWING_SHIFT	4
 
 /* Command names that sysfs "exclude" can hold. */
 #define HPL_MAX_EXCLUDE		8
@@ -102,6 +104,9 @@ struct hpl_hint {
  * @hints: the PMDs where this interval's samples on SMEM fell, with
  *	their number of samples; sorted by it, most first, before migration
  * @nr_hints: entries of @hints
+ * @rss: its resident pages when last sampled
+ * @growing: @rss grew by more than an HPL_GROWING_SHIFT share of itself
+ *	since the interval before: memory is being first touched
  */
 struct hpl_mm {
 	struct hlist_node node;
@@ -114,6 +119,8 @@ struct hpl_mm {
 	unsigned int nr_windows;
 	struct hpl_hint hints[HPL_NR_HINTS];
 	unsigned int nr_hints;
+	unsigned long rss;
+	bool growing;
 };
 
 extern struct mutex hpl_lock;

@@ -950,7 +950,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 {
 	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
 	unsigned long failed = 0, demoted = 0, demote_failed = 0, start, end;
-	unsigned long moved = 0, avail, limit;
+	unsigned long moved = 0, avail, limit, hint_max;
 	struct hpl_rank_entry *entries;
 	unsigned int i, h, total = 0, n = 0;
 	int nid, smem, target = NUMA_NO_NODE;
@@ -1027,13 +1027,18 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 				      min(hpl_scale_amount(scale,
 							   HPL_EXCHANGE_PAGES),
 					  cap));
+	/*
+	 * The SMEM pages around this interval's samples first, up to the
+	 * budget's time rather than the page cap: the cap prices every page
+	 * alike, and a THP's pages cost a tenth of 4 KiB ones or less.
+	 */
+	hint_max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), avail);
 	max = min(max, avail);
-	/* The SMEM pages around this interval's samples first. */
-	for (i = 0; i < n && done < max && !hpl_walk_time_up(); i++) {
+	for (i = 0; i < n && done < hint_max && !hpl_walk_time_up(); i++) {
 		if (entries[i].class == HPL_COLD)
 			break;
 		hm = hpl_find_hm(hms, nr, entries[i].space_id);
-		limit = hpl_hint_limit(&entries[i], done, max);
+		limit = hpl_hint_limit(&entries[i], done, hint_max);
 		for (h = 0; hm && h < hm->nr_hints && done < limit; h++) {
 			if (!hpl_hint_window(&entries[i], hm->hints[h].addr,
 					     &start, &end))
@@ -1046,15 +1051,19 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	}
 	/*
 	 * Then whole hot ranges.  A partly hot range moves only where it was
-	 * sampled: in address order, its cold part could go first.
+	 * sampled: in address order, its cold part could go first.  So does
+	 * a range of a process that is first touching its memory: the write
+	 * front's samples make its range look hot, the pages behind the
+	 * front are not, and moving them in address order would fill FMEM
+	 * before the program's hot set shows.
 	 */
 	for (i = 0; i < n && done < max && !hpl_walk_time_up(); i++) {
 		if (entries[i].class != HPL_HOT)
 			break;
-		mm = hpl_find_mm(hms, nr, entries[i].space_id);
-		if (!mm)
+		hm = hpl_find_hm(hms, nr, entries[i].space_id);
+		if (!hm || hm->growing)
 			continue;
-		done += hpl_move_range(mm, entries[i].start, entries[i].end,
+		done += hpl_move_range(hm->mm, entries[i].start, entries[i].end,
 				       NUMA_NO_NODE, target, max - done,
 				       avail - done, false, &failed);
 		cond_resched();

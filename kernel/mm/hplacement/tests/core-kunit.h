@@ -153,6 +153,61 @@ static void hpl_test_hints_trim(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hm->nr_hints, 0U);
 }
 
+static void hpl_test_hints_keep(struct kunit *test)
+{
+	struct hpl_mm *hm = kunit_kzalloc(test, sizeof(*hm), GFP_KERNEL);
+	/* The last round's THPs, spans wrapped around: not sorted. */
+	static const unsigned long young[] = {
+		9 * PMD_SIZE, 2 * PMD_SIZE, 5 * PMD_SIZE,
+	};
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, hm);
+	for (i = 0; i < 8; i++) {
+		hm->hints[i].addr = (i + 2) * PMD_SIZE;
+		hm->hints[i].nr = 10 - i;
+	}
+	hm->nr_hints = 8;
+	hpl_hints_keep(hm, young, ARRAY_SIZE(young));
+	/* 2, 5 and 9 stay, in their order, with their samples. */
+	KUNIT_ASSERT_EQ(test, hm->nr_hints, 3U);
+	KUNIT_EXPECT_EQ(test, hm->hints[0].addr, 2 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, hm->hints[0].nr, 10U);
+	KUNIT_EXPECT_EQ(test, hm->hints[1].addr, 5 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, hm->hints[1].nr, 7U);
+	KUNIT_EXPECT_EQ(test, hm->hints[2].addr, 9 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, hm->hints[2].nr, 3U);
+
+	/* Nothing young in the last round: no hint. */
+	hpl_hints_keep(hm, young, 0);
+	KUNIT_EXPECT_EQ(test, hm->nr_hints, 0U);
+}
+
+static void hpl_test_rounds_go_on(struct kunit *test)
+{
+	unsigned int r;
+
+	/* The first HPL_ABIT_ROUNDS tests whatever they keep. */
+	for (r = 1; r <= HPL_ABIT_ROUNDS; r++) {
+		KUNIT_EXPECT_TRUE(test, hpl_rounds_go_on(r, 100, 100));
+		KUNIT_EXPECT_TRUE(test, hpl_rounds_go_on(r, 100, 1));
+	}
+	r = HPL_ABIT_ROUNDS + 1;
+	/* A round that dropped more than an eighth: cold ones still go. */
+	KUNIT_EXPECT_TRUE(test, hpl_rounds_go_on(r, 40, 29));
+	KUNIT_EXPECT_TRUE(test, hpl_rounds_go_on(r, 8, 6));
+	/* An eighth or less: only hot ones are left. */
+	KUNIT_EXPECT_FALSE(test, hpl_rounds_go_on(r, 40, 35));
+	KUNIT_EXPECT_FALSE(test, hpl_rounds_go_on(r, 16, 16));
+	KUNIT_EXPECT_FALSE(test, hpl_rounds_go_on(r, 8, 7));
+	/* HPL_ABIT_ROUNDS_MAX tests at most. */
+	KUNIT_EXPECT_TRUE(test, hpl_rounds_go_on(HPL_ABIT_ROUNDS_MAX, 40, 20));
+	KUNIT_EXPECT_FALSE(test,
+			   hpl_rounds_go_on(HPL_ABIT_ROUNDS_MAX + 1, 40, 20));
+	KUNIT_EXPECT_FALSE(test, hpl_rounds_go_on(r, UINT_MAX, UINT_MAX));
+	KUNIT_EXPECT_TRUE(test, hpl_rounds_go_on(r, UINT_MAX, UINT_MAX / 2));
+}
+
 static unsigned int hpl_t_hurry(u32 ppm, u64 sample_ns, u64 classify_ns,
 				unsigned int interval_ms)
 {
@@ -187,6 +242,8 @@ static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_round_spans),
 	KUNIT_CASE(hpl_test_hints),
 	KUNIT_CASE(hpl_test_hints_trim),
+	KUNIT_CASE(hpl_test_hints_keep),
+	KUNIT_CASE(hpl_test_rounds_go_on),
 	KUNIT_CASE(hpl_test_hurry),
 	{}
 };
