@@ -299,9 +299,11 @@ def cpu_s_to(run, t):
                  if x['t'] >= t - 0.05), None)
 
 
-def one_run(peer, duration, shift_at=None):
-    """Boot, fill FMEM, set the peer up, run gups; returns the run's data."""
+def one_run(peer, duration, shift_at=None, run_vm_args=()):
+    """Boot (run-vm with @run_vm_args too), fill FMEM, set the peer up, run
+    gups; returns the run's data."""
     args = ['--tcg-opts', 'tier-emulation=on'] if TIER_EMU else []
+    args += list(run_vm_args)
     with Guest(fmem=FMEM, smem=SMEM, cpus=2, run_vm_args=args,
                qemu_args=DEVICE, boot_timeout=120) as g:
         free = int(re.search(r'MemFree:\s+(\d+) kB', g.read(

@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""A/B of guest kernels in figure 3's steady scenario: HPlacement at one
+budget, each kernel booted fresh per run, kernels interleaved within each
+run so that the host's drift hits all alike.  Prints each run as it ends
+and a JSON summary (time to 90 %, final coverage, khplacement's CPU and
+the migration counters per run).
+
+  scripts/bench/abtest.py --budget 10000 --runs 3 A/bzImage B/bzImage
+"""
+import argparse
+import json
+import os
+
+import detection
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('kernels', nargs='+', help='bzImage files to compare')
+    ap.add_argument('--budget', type=int, default=10000,
+                    help='HPlacement budget in ppm of a vCPU (10000)')
+    ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--duration', type=int, default=detection.DURATION,
+                    help='seconds of gups updates per run')
+    a = ap.parse_args()
+    for k in a.kernels:
+        if not os.path.isfile(k):
+            ap.error(f'no kernel image {k}')
+    if a.runs < 1 or a.duration < 2 or not 0 < a.budget <= 1000000:
+        ap.error('--runs >= 1, --duration >= 2, 0 < --budget <= 1000000')
+    res = {k: [] for k in a.kernels}
+    for r in range(a.runs):
+        for k in a.kernels:
+            run = detection.one_run(detection.HPlacement(a.budget), a.duration,
+                                    run_vm_args=['--kernel', k])
+            vm = run.get('vmstat', {})
+            row = {'time_to_90_s': detection.time_to(run['series'], 0.9),
+                   'final': run['series'][-1]['fmem_frac'] if run['series'] else None,
+                   'khplacement_pct': run.get('cpu', {}).get('khplacement'),
+                   **{c: vm.get(c) for c in ('hpl_promotions', 'hpl_exchanges',
+                                             'hpl_sample_ns', 'hpl_migrate_ns')}}
+            res[k].append(row)
+            print(f'run {r + 1}/{a.runs} {k}: {json.dumps(row)}', flush=True)
+    print(json.dumps({'budget_ppm': a.budget, 'duration_s': a.duration,
+                      'runs': res}, indent=1))
+
+
+if __name__ == '__main__':
+    main()
