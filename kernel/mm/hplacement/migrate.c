@@ -955,7 +955,6 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	unsigned int i, h, total = 0, n = 0;
 	int nid, smem, target = NUMA_NO_NODE;
 	struct hpl_fit_result res;
-	struct mm_struct *mm;
 	struct hpl_mm *hm;
 
 	hpl_stop_ns = stop_ns;
