@@ -34,6 +34,8 @@ def main():
         for k in a.kernels:
             run = detection.one_run(detection.HPlacement(a.budget), a.duration,
                                     run_vm_args=['--kernel', k])
+            if 'unavailable' in run:
+                raise SystemExit(f'abtest.py: {k}: {run["unavailable"]}')
             vm = run.get('vmstat', {})
             row = {'time_to_90_s': detection.time_to(run['series'], 0.9),
                    'final': run['series'][-1]['fmem_frac'] if run['series'] else None,

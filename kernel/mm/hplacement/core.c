@@ -61,9 +61,9 @@
 /*
  * More rounds, up to HPL_ABIT_ROUNDS_MAX, while each still drops more
  * than 1/HPL_ABIT_ROUNDS_STABLE of the THPs it tests: cold ones are still
- * going.  A round's walk can take about as long as a cold THP rests (a
- * tenth of gups' updates over 112 THPs, under TCG), and then one in six
- * survives four rounds.
+ * going.  When walking a round's PMDs takes about as long as a cold THP
+ * rests between accesses (a slow CPU, an emulated one), a cold THP is
+ * young in most rounds and four do not weed it out.
  */
 #define HPL_ABIT_ROUNDS_MAX	12
 #define HPL_ABIT_ROUNDS_STABLE	8
