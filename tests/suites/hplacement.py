@@ -182,6 +182,7 @@ def run(t):
     balloon_link(t)
     host_copies(t)
     budget_bursts(t)
+    settling(t)
     check_pebs(t)
 
 
@@ -530,6 +531,56 @@ def budget_bursts(t):
         t.ok(used <= 1.5, f'budget bursts: khplacement used {used:.2f} % of a '
              'vCPU over the 10 s (budget 1 %, plus saved credit)', (c0, c1))
         mmcheck.sound(t, g, 'budget bursts')
+
+
+def settling(t):
+    """A process that stops growing is looked at at once: gups first
+    touches its buffer on SMEM, then works on its hot set; with
+    interval_ms 40000 the next interval (a hurried one: 10 s) would come
+    after gups is done, but khplacement looks at a growing process's size
+    every 125 ms and starts an interval when it settles."""
+    tr = '/sys/kernel/tracing'
+    with Guest(fmem='512M') as g:
+        g.out(f'echo always > {THP}; echo 40000 > {D}/interval_ms; '
+              f'echo 200000 > {D}/budget; '
+              f'mount -t tracefs nodev {tr} 2>/dev/null; echo > {tr}/trace; '
+              f'echo 1 > {tr}/events/hplacement/hplacement_migrate/enable')
+        g.out('gups --size 256M --hot 32M --membind 1 --hot-at end '
+              '--duration 8 --json > /tmp/settle.json 2>&1 & '
+              'echo $! > /tmp/settle.pid')
+        # Enabled while gups first touches: the first interval sees it grow.
+        rss = g.out('p=$(cat /tmp/settle.pid); for i in $(seq 400); do '
+                    'r=$(awk "/^VmRSS/ {print \\$2}" /proc/$p/status); '
+                    '[ "${r:-0}" -ge 16384 ] && break; '
+                    'sleep 0.02; done; echo ${r:-0}').strip()
+        s0 = stats(g)
+        g.out(f'echo 1 > {D}/enabled')
+        g.out('p=$(cat /tmp/settle.pid); while kill -0 $p 2>/dev/null; do '
+              'sleep 0.2; done', timeout=120)
+        s1 = stats(g)
+        g.out(f'echo 0 > {D}/enabled; echo 1000 > {D}/interval_ms; '
+              f'echo 10000 > {D}/budget; '
+              f'echo 0 > {tr}/events/hplacement/hplacement_migrate/enable')
+        t.diag('settling: intervals ' + ' | '.join(
+            re.sub(r'^.*?([\d.]+): hplacement_migrate:', r'\1', x)
+            for x in g.out(f'cat {tr}/trace').splitlines()
+            if 'hplacement_migrate:' in x))
+        lines = [json.loads(x) for x in g.out('cat /tmp/settle.json').splitlines()
+                 if x.startswith('{')]
+        params = next((x['params'] for x in lines if 'params' in x), {})
+        fast = [(x['t'], x['hot_node_frac_sampled'].get('0', 0.0))
+                for x in lines if 'hot_node_frac_sampled' in x]
+        t.diag(f'settling: enabled at {rss} KiB resident, first touch '
+               f"{params.get('touch_s')} s, hot set node 0 share {fast}, "
+               f'stats {s0} -> {s1}')
+        t.ok(params and int(rss) < (256 << 10) and params.get('touch_s', 0) > 0,
+             'settling: HPlacement was enabled during the first touch', rss)
+        t.ok(s1.get('settled', 0) > s0.get('settled', 0),
+             'settling: stats counts an interval brought forward', (s0, s1))
+        first = next((ts for ts, f in fast if f >= 0.9), None)
+        t.ok(first is not None and first <= 5,
+             f'settling: >= 90 % of the hot set on node 0 within 5 s of '
+             f'the first touch\'s end (after {first} s)', fast)
 
 
 def idle_buffer(g, node, size, tag):

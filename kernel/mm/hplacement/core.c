@@ -145,6 +145,18 @@ static bool hpl_catch_up;
 static unsigned int hpl_hurry_ms;
 /* hpl_wake() was called: run an interval without waiting for the timer. */
 static bool hpl_woken;
+/*
+ * How soon after the last sampled interval a space that settled may bring
+ * the next one (hpl_settle()); 0 when only a whole interval_ms pays.
+ */
+static unsigned int hpl_settle_ms;
+/*
+ * A space was growing at the last interval and hpl_settle_ms allows it:
+ * look at it between intervals (hpl_poll_settled()), whose CPU time the
+ * next interval charges.
+ */
+static bool hpl_watch;
+static u64 hpl_poll_ns;
 
 /* Follow a dearer page at once, a cheaper one slowly: overruns cost more. */
 static void hpl_page_cost(u64 ns)
@@ -698,12 +710,19 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	struct hpl_rank_entry *ranges = NULL;
 	struct hpl_area *areas;
 	unsigned int nr_areas, nr = 0;
-	unsigned long rss = get_mm_rss(hm->mm);
+	unsigned long rss = get_mm_rss(hm->mm), now = jiffies;
 	u64 t0 = hpl_cpu_ns();
 
 	hm->nr_hints = 0;
-	hm->growing = rss > hm->rss + (hm->rss >> HPL_GROWING_SHIFT);
+	/* Grown since the last interval, but a look found it settled. */
+	hm->growing = !hm->settled &&
+		      rss > hm->rss + (hm->rss >> HPL_GROWING_SHIFT);
+	hm->settled = false;
 	hm->rss = rss;
+	/* Settled only once a look after this one saw it grow on. */
+	hm->poll_rss = rss;
+	hm->poll_at = now;
+	hm->poll_grew = false;
 	if (hm->ran == hm->runtime)
 		return false;
 	hm->runtime = hm->ran;
@@ -1083,6 +1102,21 @@ static unsigned int hpl_hurry_min_ms(unsigned int interval_ms)
 	return max(interval_ms / HPL_HURRY_DIV, HPL_INTERVAL_MS_MIN);
 }
 
+/* The time in which the budget pays twice for @stage_ns's sampling. */
+static u64 hpl_resample_ms(const struct hpl_budget_params *bp,
+			   const u64 *stage_ns)
+{
+	u64 ns;
+
+	/* Past a minute of CPU time, no hurry in any case. */
+	if (check_add_overflow(stage_ns[HPL_STAGE_SAMPLE],
+			       stage_ns[HPL_STAGE_CLASSIFY], &ns))
+		ns = U64_MAX;
+	ns = min_t(u64, ns, 60 * NSEC_PER_SEC);
+	return div_u64(div_u64(2 * ns * HPL_PPM, bp->budget_ppm),
+		       NSEC_PER_MSEC);
+}
+
 /*
  * The wait after an interval that moved pages with budget left: as short
  * as a quarter of interval_ms, but long enough that its budget pays twice
@@ -1092,15 +1126,23 @@ static unsigned int hpl_hurry_min_ms(unsigned int interval_ms)
 static unsigned int hpl_hurry(const struct hpl_budget_params *bp,
 			      const u64 *stage_ns, unsigned int interval_ms)
 {
-	u64 ns, ms;
+	u64 ms = max_t(u64, hpl_resample_ms(bp, stage_ns),
+		       hpl_hurry_min_ms(interval_ms));
 
-	/* Past a minute of CPU time, no hurry in any case. */
-	if (check_add_overflow(stage_ns[HPL_STAGE_SAMPLE],
-			       stage_ns[HPL_STAGE_CLASSIFY], &ns))
-		ns = U64_MAX;
-	ns = min_t(u64, ns, 60 * NSEC_PER_SEC);
-	ms = div_u64(div_u64(2 * ns * HPL_PPM, bp->budget_ppm), NSEC_PER_MSEC);
-	ms = max_t(u64, ms, hpl_hurry_min_ms(interval_ms));
+	return ms < interval_ms ? ms : 0;
+}
+
+/*
+ * The wait before an interval that a space which settled brings forward
+ * (hpl_wait_interval()): long enough that the budget pays twice for
+ * sampling and classifying; 0 (none) when that is a whole interval_ms.
+ */
+static unsigned int hpl_settle(const struct hpl_budget_params *bp,
+			       const u64 *stage_ns, unsigned int interval_ms)
+{
+	u64 ms = max_t(u64, hpl_resample_ms(bp, stage_ns),
+		       HPL_INTERVAL_MS_MIN);
+
 	return ms < interval_ms ? ms : 0;
 }
 
@@ -1108,7 +1150,7 @@ static void hpl_interval(void)
 {
 	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0, headroom;
 	u64 own_ns = 0, saved_ns = 0, interval_ns;
-	u64 start = hpl_cpu_ns(), handler_ns;
+	u64 start = hpl_cpu_ns() - hpl_poll_ns, handler_ns;
 	static ktime_t last;
 	struct hpl_budget_params bp;
 	struct hpl_mm **todo = NULL;
@@ -1123,6 +1165,7 @@ static void hpl_interval(void)
 	unsigned long moved = 0;
 	int bkt;
 
+	hpl_poll_ns = 0;
 	mutex_lock(&hpl_lock);
 	p = hpl_config.params;
 	bp = hpl_config.budget;
@@ -1194,15 +1237,22 @@ static void hpl_interval(void)
 	if (moved && hpl_credit_ns > 0)
 		hpl_hurry_ms = hpl_hurry(&bp, stage_ns,
 					 READ_ONCE(hpl_config.interval_ms));
+	if (!catch_up)
+		hpl_settle_ms = hpl_settle(&bp, stage_ns,
+					   READ_ONCE(hpl_config.interval_ms));
 	for (i = 0; i < nr_mms; i++)
 		mmput(mms[i].mm);
 	kvfree(mms);
 	kvfree(todo);
 
 	/* Spaces whose mm is gone. */
-	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node)
+	hpl_watch = false;
+	hash_for_each_safe(hpl_mms, bkt, tmp, hm, node) {
 		if (hm->gen != hpl_gen || !atomic_read(&hm->mm->mm_users))
 			hpl_mm_free(hm);
+		else if (hm->growing && hpl_settle_ms)
+			hpl_watch = true;
+	}
 	hpl_charge_rest(stage_ns, hpl_cpu_ns() - start + handler_ns, nr_todo);
 
 	count_vm_events(HPL_SAMPLE_NS, stage_ns[HPL_STAGE_SAMPLE]);
@@ -1242,10 +1292,93 @@ static unsigned long hpl_wait_jiffies(unsigned int interval_ms)
 	return msecs_to_jiffies(interval_ms);
 }
 
+/*
+ * Whether @rss pages that grew by @grew in @took jiffies still grow at
+ * 1/HPL_SETTLE_RATE or more of the rate that makes a space growing: an
+ * HPL_GROWING_SHIFT share of itself per @interval jiffies.
+ */
+static bool hpl_growth_goes_on(unsigned long rss, unsigned long grew,
+			       unsigned long took, unsigned long interval)
+{
+	return (u64)grew * interval * HPL_SETTLE_RATE >=
+	       (u64)(rss >> HPL_GROWING_SHIFT) * took;
+}
+
+/*
+ * Look at the spaces that were growing at the last interval.  True when
+ * one settled: it grew on at the look before and no longer does.
+ */
+static bool hpl_poll_settled(unsigned int interval_ms)
+{
+	unsigned long interval = msecs_to_jiffies(interval_ms);
+	unsigned long rss, now = jiffies;
+	bool settled = false, on;
+	struct hpl_mm *hm;
+	int bkt;
+
+	hash_for_each(hpl_mms, bkt, hm, node) {
+		if (!hm->growing || !atomic_read(&hm->mm->mm_users))
+			continue;
+		rss = get_mm_rss(hm->mm);
+		on = hpl_growth_goes_on(rss, rss > hm->poll_rss ?
+					rss - hm->poll_rss : 0,
+					now - hm->poll_at, interval);
+		if (hm->poll_grew && !on) {
+			hm->settled = true;
+			settled = true;
+		}
+		hm->poll_grew = on;
+		hm->poll_rss = rss;
+		hm->poll_at = now;
+	}
+	return settled;
+}
+
+/*
+ * Wait @timeout for the next interval, or less: a wake-up, a change of
+ * @enabled, or, while a space grows, its settling (returns true).  A
+ * program that first touches its memory and then works on it shows its
+ * hot set when it settles, and would otherwise wait up to a whole
+ * interval_ms to be looked at.
+ */
+static bool hpl_wait_interval(bool enabled, unsigned long timeout,
+			      unsigned int interval_ms)
+{
+	unsigned long end = jiffies + timeout, slice;
+	bool settled;
+	u64 t0;
+
+	while (time_before(jiffies, end)) {
+		slice = end - jiffies;
+		if (enabled && hpl_watch)
+			slice = min(slice, msecs_to_jiffies(min(interval_ms / 2,
+								HPL_SETTLE_POLL_MS)) ?: 1);
+		if (wait_event_freezable_timeout(hpl_wait,
+						 kthread_should_stop() ||
+						 READ_ONCE(hpl_config.enabled) != enabled ||
+						 READ_ONCE(hpl_woken),
+						 slice))
+			return false;
+		if (!enabled || !hpl_watch)
+			continue;
+		t0 = hpl_cpu_ns();
+		settled = hpl_poll_settled(interval_ms);
+		hpl_poll_ns += hpl_cpu_ns() - t0;
+		if (settled) {
+			/* Its hot set shows now: sample, do not catch up. */
+			hpl_catch_up = false;
+			WRITE_ONCE(hpl_stats.nr_settled,
+				   hpl_stats.nr_settled + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
 static int hpl_thread_fn(void *unused)
 {
 	unsigned int interval_ms;
-	unsigned long next;
+	unsigned long start, next;
 	bool enabled;
 
 	set_freezable();
@@ -1254,21 +1387,21 @@ static int hpl_thread_fn(void *unused)
 	while (!kthread_should_stop()) {
 		enabled = READ_ONCE(hpl_config.enabled);
 		interval_ms = READ_ONCE(hpl_config.interval_ms);
-		next = jiffies + msecs_to_jiffies(hpl_hurry_min_ms(interval_ms));
+		start = jiffies;
+		next = start + msecs_to_jiffies(hpl_hurry_min_ms(interval_ms));
 		if (enabled)
 			hpl_interval();
 		else
 			hpl_free_all();
 		interval_ms = READ_ONCE(hpl_config.interval_ms);
-		wait_event_freezable_timeout(hpl_wait,
-					     kthread_should_stop() ||
-					     READ_ONCE(hpl_config.enabled) != enabled ||
-					     READ_ONCE(hpl_woken),
-					     hpl_wait_jiffies(interval_ms));
+		if (hpl_wait_interval(enabled, hpl_wait_jiffies(interval_ms),
+				      interval_ms))
+			next = start + msecs_to_jiffies(hpl_settle_ms);
 		/*
 		 * A wake-up (a balloon waiting for FMEM) brings the next
 		 * interval forward, but not closer to this one than a
-		 * hurried interval: they may come in bursts.
+		 * hurried interval: they may come in bursts.  A space that
+		 * settled, as close as the budget pays for.
 		 */
 		WRITE_ONCE(hpl_woken, false);
 		if (enabled && READ_ONCE(hpl_config.enabled) &&

@@ -27,6 +27,14 @@
 #define HPL_NR_HINTS		64
 /* A space whose mm grew by more than 1/16 in an interval is growing. */
 #define HPL_GROWING_SHIFT	4
+/*
+ * While a space grows, its resident memory is looked at every
+ * HPL_SETTLE_POLL_MS (or half an interval_ms if shorter); once it grows at
+ * less than 1/HPL_SETTLE_RATE of the rate that makes a space growing, it
+ * has settled (hpl_growth_goes_on()).
+ */
+#define HPL_SETTLE_POLL_MS	125
+#define HPL_SETTLE_RATE		8
 
 /* Command names that sysfs "exclude" can hold. */
 #define HPL_MAX_EXCLUDE		8
@@ -69,6 +77,7 @@ struct hpl_config {
  * @scale: work scale for the next interval
  * @used_ppm: CPU time used, ppm of one CPU
  * @nr_intervals: intervals since boot
+ * @nr_settled: of those, brought forward because a space settled
  * @source: enum hpl_source that samples
  */
 struct hpl_stats {
@@ -78,6 +87,7 @@ struct hpl_stats {
 	u32 scale;
 	u32 used_ppm;
 	u64 nr_intervals;
+	u64 nr_settled;
 	enum hpl_source source;
 };
 
@@ -107,6 +117,11 @@ struct hpl_hint {
  * @rss: its resident pages when last sampled
  * @growing: @rss grew by more than an HPL_GROWING_SHIFT share of itself
  *	since the interval before: memory is being first touched
+ * @poll_rss: resident pages at the last look between intervals
+ * @poll_at: jiffies of that look
+ * @poll_grew: that look found it still growing (hpl_poll_settled())
+ * @settled: a look found it no longer growing: the next interval does
+ *	not count it as growing
  */
 struct hpl_mm {
 	struct hlist_node node;
@@ -120,7 +135,11 @@ struct hpl_mm {
 	struct hpl_hint hints[HPL_NR_HINTS];
 	unsigned int nr_hints;
 	unsigned long rss;
+	unsigned long poll_rss;
+	unsigned long poll_at;
 	bool growing;
+	bool poll_grew;
+	bool settled;
 };
 
 extern struct mutex hpl_lock;

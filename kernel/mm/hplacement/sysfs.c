@@ -236,14 +236,15 @@ static ssize_t stats_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
 {
 	return sysfs_emit(buf,
-			  "source %s\nspaces %u\nidle %u\nranges %llu\nscale %u\nused_ppm %u\nintervals %llu\n",
+			  "source %s\nspaces %u\nidle %u\nranges %llu\nscale %u\nused_ppm %u\nintervals %llu\nsettled %llu\n",
 			  hpl_source_names[READ_ONCE(hpl_stats.source)],
 			  READ_ONCE(hpl_stats.nr_spaces),
 			  READ_ONCE(hpl_stats.nr_idle),
 			  READ_ONCE(hpl_stats.nr_ranges),
 			  READ_ONCE(hpl_stats.scale),
 			  READ_ONCE(hpl_stats.used_ppm),
-			  READ_ONCE(hpl_stats.nr_intervals));
+			  READ_ONCE(hpl_stats.nr_intervals),
+			  READ_ONCE(hpl_stats.nr_settled));
 }
 
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);

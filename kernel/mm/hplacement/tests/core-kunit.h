@@ -208,6 +208,27 @@ static void hpl_test_rounds_go_on(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, hpl_rounds_go_on(r, UINT_MAX, UINT_MAX / 2));
 }
 
+static void hpl_test_growth_goes_on(struct kunit *test)
+{
+	/*
+	 * 256 MiB growing: 16 MiB (4096 pages) an interval of 250 jiffies
+	 * makes it growing, 1/8 of that rate goes on.  First touch at 32 MiB
+	 * a second, looked at every 1/8 s:
+	 */
+	KUNIT_EXPECT_TRUE(test, hpl_growth_goes_on(65536, 1024, 31, 250));
+	/* 512 pages in 250 jiffies is 1/8 of the rate: on, one less: not. */
+	KUNIT_EXPECT_TRUE(test, hpl_growth_goes_on(65536, 512, 250, 250));
+	KUNIT_EXPECT_FALSE(test, hpl_growth_goes_on(65536, 511, 250, 250));
+	/* Settled: nothing more. */
+	KUNIT_EXPECT_FALSE(test, hpl_growth_goes_on(65536, 0, 31, 250));
+	/* A look in the same jiffy tells nothing. */
+	KUNIT_EXPECT_TRUE(test, hpl_growth_goes_on(65536, 0, 0, 250));
+	/* A late look: the rate counts, not the pages. */
+	KUNIT_EXPECT_FALSE(test, hpl_growth_goes_on(65536, 1024, 2500, 250));
+	/* A longer interval makes a slower growth growing. */
+	KUNIT_EXPECT_TRUE(test, hpl_growth_goes_on(65536, 64, 31, 4000));
+}
+
 static unsigned int hpl_t_hurry(u32 ppm, u64 sample_ns, u64 classify_ns,
 				unsigned int interval_ms)
 {
@@ -244,6 +265,7 @@ static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_hints_trim),
 	KUNIT_CASE(hpl_test_hints_keep),
 	KUNIT_CASE(hpl_test_rounds_go_on),
+	KUNIT_CASE(hpl_test_growth_goes_on),
 	KUNIT_CASE(hpl_test_hurry),
 	{}
 };
