@@ -545,7 +545,7 @@ def settling(t):
               f'echo 200000 > {D}/budget; '
               f'mount -t tracefs nodev {tr} 2>/dev/null; echo > {tr}/trace; '
               f'echo 1 > {tr}/events/hplacement/hplacement_migrate/enable')
-        g.out('gups --size 256M --hot 32M --membind 1 --hot-at end '
+        g.out('gups --size 512M --hot 32M --membind 1 --hot-at end '
               '--duration 8 --json > /tmp/settle.json 2>&1 & '
               'echo $! > /tmp/settle.pid')
         # Enabled while gups first touches: the first interval sees it grow.
@@ -573,7 +573,7 @@ def settling(t):
         t.diag(f'settling: enabled at {rss} KiB resident, first touch '
                f"{params.get('touch_s')} s, hot set node 0 share {fast}, "
                f'stats {s0} -> {s1}')
-        t.ok(params and int(rss) < (256 << 10) and params.get('touch_s', 0) > 0,
+        t.ok(params and int(rss) < (512 << 10) and params.get('touch_s', 0) > 0,
              'settling: HPlacement was enabled during the first touch', rss)
         t.ok(s1.get('settled', 0) > s0.get('settled', 0),
              'settling: stats counts an interval brought forward', (s0, s1))
