@@ -581,6 +581,7 @@ def settling(t):
         t.ok(first is not None and first <= 5,
              f'settling: >= 90 % of the hot set on node 0 within 5 s of '
              f'the first touch\'s end (after {first} s)', fast)
+        mmcheck.sound(t, g, 'settling')
 
 
 def idle_buffer(g, node, size, tag):
