@@ -538,14 +538,18 @@ def settling(t):
     touches its buffer on SMEM, then works on its hot set; with
     interval_ms 40000 the next interval (a hurried one: 10 s) would come
     after gups is done, but khplacement looks at a growing process's size
-    every 125 ms and starts an interval when it settles."""
+    every 125 ms and starts an interval when it settles.  Whether that one
+    interval moves the hot set is figure 3's business (the A/B in
+    Documentation/hplacement.md): here it is 1 s after the first touch in
+    most runs, but an interval that starts before the updates do finds
+    nothing to move."""
     tr = '/sys/kernel/tracing'
     with Guest(fmem='512M') as g:
         g.out(f'echo always > {THP}; echo 40000 > {D}/interval_ms; '
               f'echo 200000 > {D}/budget; '
               f'mount -t tracefs nodev {tr} 2>/dev/null; echo > {tr}/trace; '
               f'echo 1 > {tr}/events/hplacement/hplacement_migrate/enable')
-        g.out('gups --size 512M --hot 32M --membind 1 --hot-at end '
+        g.out('gups --size 256M --hot 32M --membind 1 --hot-at end '
               '--duration 8 --json > /tmp/settle.json 2>&1 & '
               'echo $! > /tmp/settle.pid')
         # Enabled while gups first touches: the first interval sees it grow.
@@ -555,32 +559,42 @@ def settling(t):
                     'sleep 0.02; done; echo ${r:-0}').strip()
         s0 = stats(g)
         g.out(f'echo 1 > {D}/enabled')
+        touched = g.out('while ! grep -q params /tmp/settle.json; do '
+                        'sleep 0.02; done; cut -d" " -f1 /proc/uptime').strip()
         g.out('p=$(cat /tmp/settle.pid); while kill -0 $p 2>/dev/null; do '
               'sleep 0.2; done', timeout=120)
         s1 = stats(g)
         g.out(f'echo 0 > {D}/enabled; echo 1000 > {D}/interval_ms; '
               f'echo 10000 > {D}/budget; '
               f'echo 0 > {tr}/events/hplacement/hplacement_migrate/enable')
-        t.diag('settling: intervals ' + ' | '.join(
-            re.sub(r'^.*?([\d.]+): hplacement_migrate:', r'\1', x)
-            for x in g.out(f'cat {tr}/trace').splitlines()
-            if 'hplacement_migrate:' in x))
+        ends = [(float(m.group(1)), int(m.group(2))) for m in re.finditer(
+            r'\s([\d.]+): hplacement_migrate: .*?promoted=(\d+)',
+            g.out(f'cat {tr}/trace'))]
         lines = [json.loads(x) for x in g.out('cat /tmp/settle.json').splitlines()
                  if x.startswith('{')]
         params = next((x['params'] for x in lines if 'params' in x), {})
         fast = [(x['t'], x['hot_node_frac_sampled'].get('0', 0.0))
                 for x in lines if 'hot_node_frac_sampled' in x]
         t.diag(f'settling: enabled at {rss} KiB resident, first touch '
-               f"{params.get('touch_s')} s, hot set node 0 share {fast}, "
-               f'stats {s0} -> {s1}')
-        t.ok(params and int(rss) < (512 << 10) and params.get('touch_s', 0) > 0,
+               f"{params.get('touch_s')} s, over at {touched} s; intervals "
+               f'ended at (s, pages promoted) {ends}; hot set node 0 share '
+               f'{fast}; stats {s0} -> {s1}')
+        t.ok(params and int(rss) < (256 << 10) and params.get('touch_s', 0) > 0,
              'settling: HPlacement was enabled during the first touch', rss)
         t.ok(s1.get('settled', 0) > s0.get('settled', 0),
              'settling: stats counts an interval brought forward', (s0, s1))
+        # The interval at enabling, then one brought forward: with
+        # interval_ms 40000 no other comes within gups' 9 s.
+        t.ok(s1.get('intervals', 0) - s0.get('intervals', 0) >= 2 and
+             len(ends) >= 2,
+             'settling: an interval follows the first within gups\' run',
+             (s0, s1, ends))
+        t.ok(len(ends) >= 2 and float(touched) - 0.5 <= ends[1][0] <=
+             float(touched) + 2,
+             'settling: it ends within 2 s of the first touch\'s end',
+             (touched, ends))
         first = next((ts for ts, f in fast if f >= 0.9), None)
-        t.ok(first is not None and first <= 5,
-             f'settling: >= 90 % of the hot set on node 0 within 5 s of '
-             f'the first touch\'s end (after {first} s)', fast)
+        t.diag(f'settling: 90 % of the hot set on node 0 after {first} s')
         mmcheck.sound(t, g, 'settling')
 
 
