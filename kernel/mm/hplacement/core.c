@@ -147,7 +147,7 @@ static unsigned int hpl_hurry_ms;
 static bool hpl_woken;
 /*
  * How soon after the last sampled interval a space that settled may bring
- * the next one (hpl_settle()); 0 when only a whole interval_ms pays.
+ * the next one (hpl_early_ms()); 0 when only a whole interval_ms pays.
  */
 static unsigned int hpl_settle_ms;
 /*
@@ -1102,47 +1102,26 @@ static unsigned int hpl_hurry_min_ms(unsigned int interval_ms)
 	return max(interval_ms / HPL_HURRY_DIV, HPL_INTERVAL_MS_MIN);
 }
 
-/* The time in which the budget pays twice for @stage_ns's sampling. */
-static u64 hpl_resample_ms(const struct hpl_budget_params *bp,
-			   const u64 *stage_ns)
+/*
+ * The wait before an interval brought forward: an interval after one that
+ * moved pages with budget left (a hurried one), or after a space settled
+ * (hpl_wait_interval()).  At least @min_ms, and long enough that the
+ * budget pays twice for sampling and classifying again, so that the
+ * migration keeps half of it; 0 (none) when that is a whole interval_ms.
+ */
+static unsigned int hpl_early_ms(const struct hpl_budget_params *bp,
+				 const u64 *stage_ns, unsigned int min_ms,
+				 unsigned int interval_ms)
 {
-	u64 ns;
+	u64 ns, ms;
 
 	/* Past a minute of CPU time, no hurry in any case. */
 	if (check_add_overflow(stage_ns[HPL_STAGE_SAMPLE],
 			       stage_ns[HPL_STAGE_CLASSIFY], &ns))
 		ns = U64_MAX;
 	ns = min_t(u64, ns, 60 * NSEC_PER_SEC);
-	return div_u64(div_u64(2 * ns * HPL_PPM, bp->budget_ppm),
-		       NSEC_PER_MSEC);
-}
-
-/*
- * The wait after an interval that moved pages with budget left: as short
- * as a quarter of interval_ms, but long enough that its budget pays twice
- * for sampling and classifying again, so that the migration keeps half
- * of it.  0 (no hurry) when that is a whole interval_ms.
- */
-static unsigned int hpl_hurry(const struct hpl_budget_params *bp,
-			      const u64 *stage_ns, unsigned int interval_ms)
-{
-	u64 ms = max_t(u64, hpl_resample_ms(bp, stage_ns),
-		       hpl_hurry_min_ms(interval_ms));
-
-	return ms < interval_ms ? ms : 0;
-}
-
-/*
- * The wait before an interval that a space which settled brings forward
- * (hpl_wait_interval()): long enough that the budget pays twice for
- * sampling and classifying; 0 (none) when that is a whole interval_ms.
- */
-static unsigned int hpl_settle(const struct hpl_budget_params *bp,
-			       const u64 *stage_ns, unsigned int interval_ms)
-{
-	u64 ms = max_t(u64, hpl_resample_ms(bp, stage_ns),
-		       HPL_INTERVAL_MS_MIN);
-
+	ms = div_u64(div_u64(2 * ns * HPL_PPM, bp->budget_ppm), NSEC_PER_MSEC);
+	ms = max_t(u64, ms, min_ms);
 	return ms < interval_ms ? ms : 0;
 }
 
@@ -1154,7 +1133,7 @@ static void hpl_interval(void)
 	static ktime_t last;
 	struct hpl_budget_params bp;
 	struct hpl_mm **todo = NULL;
-	unsigned int nr_mms = 0, nr_todo = 0, nr_idle = 0, i;
+	unsigned int nr_mms = 0, nr_todo = 0, nr_idle = 0, i, interval_ms;
 	u32 scale;
 	struct hpl_params p;
 	struct hpl_found *mms;
@@ -1233,13 +1212,16 @@ static void hpl_interval(void)
 		if (moved >= HPL_MIGRATE_BATCH_MIN)
 			hpl_page_cost(div64_u64(ns, moved));
 	}
+	interval_ms = READ_ONCE(hpl_config.interval_ms);
 	hpl_hurry_ms = 0;
 	if (moved && hpl_credit_ns > 0)
-		hpl_hurry_ms = hpl_hurry(&bp, stage_ns,
-					 READ_ONCE(hpl_config.interval_ms));
+		hpl_hurry_ms = hpl_early_ms(&bp, stage_ns,
+					    hpl_hurry_min_ms(interval_ms),
+					    interval_ms);
+	/* No quarter-interval floor: a settled space is not a burst. */
 	if (!catch_up)
-		hpl_settle_ms = hpl_settle(&bp, stage_ns,
-					   READ_ONCE(hpl_config.interval_ms));
+		hpl_settle_ms = hpl_early_ms(&bp, stage_ns, HPL_INTERVAL_MS_MIN,
+					     interval_ms);
 	for (i = 0; i < nr_mms; i++)
 		mmput(mms[i].mm);
 	kvfree(mms);

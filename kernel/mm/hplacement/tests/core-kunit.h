@@ -240,7 +240,8 @@ static unsigned int hpl_t_hurry(u32 ppm, u64 sample_ns, u64 classify_ns,
 	stage_ns[HPL_STAGE_SAMPLE] = sample_ns;
 	stage_ns[HPL_STAGE_CLASSIFY] = classify_ns;
 	stage_ns[HPL_STAGE_MIGRATE] = 50 * NSEC_PER_MSEC;	/* not counted */
-	return hpl_hurry(&bp, stage_ns, interval_ms);
+	return hpl_early_ms(&bp, stage_ns, hpl_hurry_min_ms(interval_ms),
+			    interval_ms);
 }
 
 static void hpl_test_hurry(struct kunit *test)
