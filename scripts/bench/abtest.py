@@ -4,9 +4,12 @@
 budget, each kernel booted fresh per run, kernels interleaved within each
 run so that the host's drift hits all alike.  Prints each run as it ends
 and a JSON summary (time to 90 %, final coverage, khplacement's CPU and
-the migration counters per run).
+the migration counters per run).  An arm may set HPlacement's sysfs
+files too (KERNEL:file=value,...), so one kernel can be compared with
+itself under other settings.
 
   scripts/bench/abtest.py --budget 10000 --runs 3 A/bzImage B/bzImage
+  scripts/bench/abtest.py --runs 3 B/bzImage B/bzImage:window_ms=10000
 """
 import argparse
 import json
@@ -15,9 +18,30 @@ import os
 import detection
 
 
+class Tuned(detection.HPlacement):
+    """HPlacement with some of its sysfs files set before it is enabled."""
+
+    def __init__(self, budget, files):
+        super().__init__(budget)
+        self.files = files
+
+    def setup(self, g):
+        for f, val in self.files.items():
+            g.out(f'echo {val} > {detection.HPL}/{f}')
+        return {**super().setup(g), 'files': self.files}
+
+
+def arm(spec):
+    """KERNEL[:file=value,...] -> (kernel, {file: value})"""
+    kernel, _, rest = spec.partition(':')
+    files = dict(x.split('=', 1) for x in rest.split(',') if x)
+    return kernel, files
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('kernels', nargs='+', help='bzImage files to compare')
+    ap.add_argument('kernels', nargs='+',
+                    help='bzImage files to compare (KERNEL[:file=value,...])')
     ap.add_argument('--budget', type=int, default=10000,
                     help='HPlacement budget in ppm of a vCPU (10000)')
     ap.add_argument('--runs', type=int, default=3)
@@ -25,15 +49,20 @@ def main():
                     help='seconds of gups updates per run')
     a = ap.parse_args()
     for k in a.kernels:
-        if not os.path.isfile(k):
-            ap.error(f'no kernel image {k}')
+        try:
+            kernel, _ = arm(k)
+        except ValueError:
+            ap.error(f'{k}: settings are file=value')
+        if not os.path.isfile(kernel):
+            ap.error(f'no kernel image {kernel}')
     if a.runs < 1 or a.duration < 2 or not 0 < a.budget <= 1000000:
         ap.error('--runs >= 1, --duration >= 2, 0 < --budget <= 1000000')
     res = {k: [] for k in a.kernels}
     for r in range(a.runs):
         for k in a.kernels:
-            run = detection.one_run(detection.HPlacement(a.budget), a.duration,
-                                    run_vm_args=['--kernel', k])
+            kernel, files = arm(k)
+            run = detection.one_run(Tuned(a.budget, files), a.duration,
+                                    run_vm_args=['--kernel', kernel])
             if 'unavailable' in run:
                 raise SystemExit(f'abtest.py: {k}: {run["unavailable"]}')
             vm = run.get('vmstat', {})

@@ -75,6 +75,10 @@ class Peer:
     def setup(self, g):
         return {}
 
+    def after(self, g):
+        """What to keep from the guest once gups ended (tracing tools)."""
+        return None
+
 
 class NoManagement(Peer):
     name, label = 'none', 'no management (first touch)'
@@ -368,6 +372,9 @@ def one_run(peer, duration, shift_at=None, run_vm_args=()):
             run['damon_stats'] = peer.stats(g)
         if isinstance(peer, HPlacement):
             run['hpl_stats_end'] = g.read(f'{HPL}/stats')
+        extra = peer.after(g)
+        if extra is not None:
+            run['after'] = extra
         run['fmem_free_at_end'] = int(re.search(r'MemFree:\s+(\d+) kB', g.read(
             '/sys/devices/system/node/node0/meminfo')).group(1)) * 1024
         if run['gups_rc'] != 0 or not run['series']:

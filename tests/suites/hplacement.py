@@ -17,7 +17,7 @@ from ht.guest import Guest
 
 D = '/sys/kernel/mm/hplacement'
 DEFAULTS = {'enabled': '0', 'source': 'auto', 'budget': '10000',
-            'interval_ms': '1000', 'headroom': '0',
+            'interval_ms': '1000', 'window_ms': '10000', 'headroom': '0',
             'min_range': str(2 << 20), 'max_range': str(256 << 20),
             'exclude': ''}
 COUNTERS = ['hpl_samples_fmem', 'hpl_samples_smem', 'hpl_samples_dropped',
@@ -45,6 +45,7 @@ BAD_WRITES = [
     ('source', 'nonsense'), ('source', 'abit pebs'),
     ('budget', '0'), ('budget', '1000001'), ('budget', 'x'),
     ('interval_ms', '0'), ('interval_ms', '9'), ('interval_ms', '60001'),
+    ('window_ms', '9'), ('window_ms', '3600001'), ('window_ms', '1s'),
     ('headroom', '1000'), ('headroom', '-4096'),
     ('headroom', str(1 << 50)),
     ('min_range', '3000'), ('min_range', '1024'), ('min_range', str(3 << 20)),
@@ -97,7 +98,8 @@ def run(t):
              'without a PMU, auto samples the accessed bits (stats)',
              g.read(f'{D}/stats'))
 
-        good = {'budget': '20000', 'interval_ms': '500', 'headroom': '4194304',
+        good = {'budget': '20000', 'interval_ms': '500', 'window_ms': '7000',
+                'headroom': '4194304',
                 'min_range': str(1 << 20), 'max_range': str(128 << 20),
                 'source': 'abit', 'exclude': 'redis-server memcached'}
         for f, val in good.items():
@@ -105,6 +107,7 @@ def run(t):
         t.eq({f: g.read(f'{D}/{f}') for f in good}, good, 'valid writes are taken')
         g.out(f'echo > {D}/exclude; echo auto > {D}/source; echo 10000 > {D}/budget; '
               f'echo 0 > {D}/headroom; echo {2 << 20} > {D}/min_range; '
+              f'echo {DEFAULTS["window_ms"]} > {D}/window_ms; '
               f'echo {256 << 20} > {D}/max_range')
 
         # Disabled: nothing is sampled.

@@ -67,6 +67,8 @@
  */
 #define HPL_ABIT_ROUNDS_MAX	12
 #define HPL_ABIT_ROUNDS_STABLE	8
+/* In a round's list: young in the round before, not in this one. */
+#define HPL_ROUND_MISSED	1UL
 #define HPL_ABIT_PMDS		512
 #define HPL_ABIT_ROUND_US	100
 #define HPL_ABIT_ROUND_MIN_US	10
@@ -98,12 +100,6 @@
  * folios and move a first batch; the intervals after it pay it back.
  */
 #define HPL_MIGRATE_MIN_NS	NSEC_PER_MSEC
-
-/*
- * Intervals of unused budget that migration may save up: enough for one
- * THP at the default budget, and the most a window can overshoot.
- */
-#define HPL_CREDIT_INTERVALS	2
 
 /* Samples taken from the rings per interval at the nominal work scale. */
 #define HPL_DRAIN_SAMPLES	8192
@@ -178,10 +174,17 @@ static int hpl_applied = -1;
 struct hpl_batch {
 	struct hpl_space *space;
 	bool record;
-	/* THPs found young by a round, for the next (hpl_abit_rounds()) */
+	/*
+	 * THPs found young by a round, for the next (hpl_abit_rounds()),
+	 * HPL_ROUND_MISSED set where the THP was young in the round before
+	 * but not in this one; during a round again, the last round's list
+	 * is read at @cursor, up to @nr_last, behind the writes.
+	 */
 	unsigned long *young;
 	unsigned int nr_young;
 	unsigned int max_young;
+	unsigned int nr_last;
+	unsigned int cursor;
 	struct hpl_sample samples[HPL_ABIT_BATCH];
 	unsigned int nr;
 	unsigned long nr_fmem;
@@ -420,12 +423,53 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 		flush_tlb_mm(hm->mm);
 }
 
+/*
+ * During a round again, @addr's entry in the last round's list, or 0.
+ * A run of neighbours in the list is walked in address order: its part
+ * of the list is read forwards, and each entry kept is written at or
+ * before the one read.
+ */
+static unsigned long hpl_round_last(struct hpl_batch *ab, unsigned long addr)
+{
+	while (ab->cursor < ab->nr_last &&
+	       (ab->young[ab->cursor] & PMD_MASK) < addr)
+		ab->cursor++;
+	if (ab->cursor < ab->nr_last &&
+	    (ab->young[ab->cursor] & PMD_MASK) == addr)
+		return ab->young[ab->cursor];
+	return 0;
+}
+
+static void hpl_round_list(struct hpl_batch *ab, unsigned long entry)
+{
+	if (ab->young && ab->nr_young < ab->max_young)
+		ab->young[ab->nr_young++] = entry;
+}
+
+/*
+ * List the THP at @addr for the next round after a test that found it
+ * @young.  One that was listed and missed only this round is listed once
+ * more: a miss may be chance (few accesses in a short wait, a vCPU that
+ * did not run), two in a row are not.
+ */
+static void hpl_round_keep(struct hpl_batch *ab, unsigned long addr,
+			   bool young)
+{
+	unsigned long last = hpl_round_last(ab, addr);
+
+	if (young)
+		hpl_round_list(ab, addr);
+	else if (last && !(last & HPL_ROUND_MISSED))
+		hpl_round_list(ab, addr | HPL_ROUND_MISSED);
+}
+
 static int hpl_round_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 			 struct mm_walk *walk)
 {
 	struct hpl_batch *ab = walk->private;
 	spinlock_t *ptl;	/* page table lock */
 	struct page *page;
+	bool young;
 	pmd_t val;
 
 	ptl = pmd_trans_huge_lock(pmd, walk->vma);
@@ -435,15 +479,15 @@ static int hpl_round_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 	if (pmd_present(val) && pmd_trans_huge(val) && !is_huge_zero_pmd(val)) {
 		page = pmd_page(val);
 		ab->nr_tested += ab->record;
-		if (pmdp_test_and_clear_young(walk->vma, addr, pmd)) {
+		young = pmdp_test_and_clear_young(walk->vma, addr, pmd);
+		if (young) {
 			ab->nr_cleared++;
 			/* Reclaim still sees the access (folio_referenced()). */
 			folio_set_young(page_folio(page));
 			if (ab->record)
 				hpl_batch_add(ab, addr, page_to_nid(page));
-			if (ab->young && ab->nr_young < ab->max_young)
-				ab->young[ab->nr_young++] = addr;
 		}
+		hpl_round_keep(ab, addr, young);
 	}
 	spin_unlock(ptl);
 	if (ab->nr == HPL_ABIT_BATCH)
@@ -495,25 +539,26 @@ static unsigned int hpl_round_spans(struct hpl_area *spans,
 }
 
 /*
- * Test the THPs that the last round found young (@ab->young, in address
- * order) again; those young again replace them.  Neighbours are walked
- * together.  A THP is written back at or before its own place in the
- * list, which was read by then.
+ * Test the THPs of the last round's list (@ab->young, in address order)
+ * again; those young again replace them, and so do those that missed
+ * this round only.  Neighbours are walked together.
  */
 static void hpl_round_again(struct mm_struct *mm, struct hpl_batch *ab)
 {
 	unsigned int i, j, nr = ab->nr_young;
-	unsigned long start;
+	unsigned long start, end;
 
 	ab->nr_young = 0;
 	for (i = 0; i < nr; i = j) {
-		start = ab->young[i];
-		for (j = i + 1; j < nr &&
-		     ab->young[j] == ab->young[j - 1] + PMD_SIZE; j++)
-			;
-		walk_page_range(mm, start, ab->young[j - 1] + PMD_SIZE,
-				&hpl_round_ops, ab);
+		start = ab->young[i] & PMD_MASK;
+		end = start + PMD_SIZE;
+		for (j = i + 1; j < nr && (ab->young[j] & PMD_MASK) == end; j++)
+			end += PMD_SIZE;
+		ab->cursor = i;
+		ab->nr_last = j;
+		walk_page_range(mm, start, end, &hpl_round_ops, ab);
 	}
+	ab->nr_last = 0;
 }
 
 /*
@@ -561,8 +606,8 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 	n = spans && ab.young ? hpl_round_spans(spans, ranges, nr, max) : 0;
 	for (r = 0; n; r++) {
 		if (r) {
-			/* Nothing young: nothing to follow. */
-			if (!ab.nr_cleared)
+			/* Nothing young, nor missed once: nothing to follow. */
+			if (!ab.nr_young)
 				break;
 			if (!hpl_rounds_go_on(r, tested, ab.nr_young))
 				break;
@@ -588,6 +633,8 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 		hpl_batch_flush(&ab);
 		mmap_read_unlock(hm->mm);
 	}
+	for (i = 0; i < ab.nr_young; i++)
+		ab.young[i] &= PMD_MASK;
 	hpl_hints_keep(hm, ab.young, ab.nr_young);
 	kvfree(ab.young);
 	kvfree(spans);
@@ -719,11 +766,22 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 		      rss > hm->rss + (hm->rss >> HPL_GROWING_SHIFT);
 	hm->settled = false;
 	hm->rss = rss;
-	/* Settled only once a look after this one saw it grow on. */
+	/*
+	 * This look counts as one that saw it grow: not sampled now, it
+	 * settles at the first look after it that sees no growth.
+	 */
 	hm->poll_rss = rss;
 	hm->poll_at = now;
-	hm->poll_grew = false;
+	hm->poll_grew = hm->growing;
 	if (hm->ran == hm->runtime)
+		return false;
+	/*
+	 * Growing: its accesses are mostly the write front, hot only until
+	 * passed.  Sampling it would spend the budget on pages the program
+	 * leaves behind; the budget saved pays for the interval that its
+	 * settling brings (hpl_poll_settled()), when its hot set shows.
+	 */
+	if (hm->growing)
 		return false;
 	hm->runtime = hm->ran;
 	if (mmap_read_lock_killable(hm->mm))
@@ -786,8 +844,8 @@ static s64 hpl_allowed_ns(const struct hpl_budget_params *bp, u64 ns)
 /*
  * Pages the migration stage may move.  Each interval adds the CPU budget
  * of the time since the last one minus what sampling and classification
- * used to a credit (unused budget carries over a few nominal intervals),
- * and migration spends it at the measured cost per page.  Any credit left
+ * used to a credit (unused budget carries over window_ms of time), and
+ * migration spends it at the measured cost per page.  Any credit left
  * lets a small batch (or one THP) move and the intervals after it pay
  * back the debt, so the budget holds on average however dear a page is,
  * and however short the intervals (hpl_wait_jiffies()).
@@ -798,8 +856,7 @@ static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 {
 	s64 allowed = hpl_allowed_ns(bp, interval_ns);
 	s64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
-	s64 most = HPL_CREDIT_INTERVALS *
-		   hpl_allowed_ns(bp, (u64)READ_ONCE(hpl_config.interval_ms) *
+	s64 most = hpl_allowed_ns(bp, (u64)READ_ONCE(hpl_config.window_ms) *
 				  NSEC_PER_MSEC);
 
 	/* What this interval's own budget leaves to migration. */
@@ -1106,12 +1163,13 @@ static unsigned int hpl_hurry_min_ms(unsigned int interval_ms)
  * The wait before an interval brought forward: an interval after one that
  * moved pages with budget left (a hurried one), or after a space settled
  * (hpl_wait_interval()).  At least @min_ms, and long enough that the
- * budget pays twice for sampling and classifying again, so that the
- * migration keeps half of it; 0 (none) when that is a whole interval_ms.
+ * @credit saved and the budget of the wait pay twice for sampling and
+ * classifying again, so that the migration keeps half of it; 0 (none)
+ * when that is a whole interval_ms.
  */
 static unsigned int hpl_early_ms(const struct hpl_budget_params *bp,
-				 const u64 *stage_ns, unsigned int min_ms,
-				 unsigned int interval_ms)
+				 const u64 *stage_ns, s64 credit,
+				 unsigned int min_ms, unsigned int interval_ms)
 {
 	u64 ns, ms;
 
@@ -1119,8 +1177,11 @@ static unsigned int hpl_early_ms(const struct hpl_budget_params *bp,
 	if (check_add_overflow(stage_ns[HPL_STAGE_SAMPLE],
 			       stage_ns[HPL_STAGE_CLASSIFY], &ns))
 		ns = U64_MAX;
-	ns = min_t(u64, ns, 60 * NSEC_PER_SEC);
-	ms = div_u64(div_u64(2 * ns * HPL_PPM, bp->budget_ppm), NSEC_PER_MSEC);
+	ns = 2 * min_t(u64, ns, 60 * NSEC_PER_SEC);
+	/* What earlier intervals saved pays first. */
+	if (credit > 0)
+		ns -= min_t(u64, ns, credit);
+	ms = div_u64(div_u64(ns * HPL_PPM, bp->budget_ppm), NSEC_PER_MSEC);
 	ms = max_t(u64, ms, min_ms);
 	return ms < interval_ms ? ms : 0;
 }
@@ -1133,7 +1194,8 @@ static void hpl_interval(void)
 	static ktime_t last;
 	struct hpl_budget_params bp;
 	struct hpl_mm **todo = NULL;
-	unsigned int nr_mms = 0, nr_todo = 0, nr_idle = 0, i, interval_ms;
+	unsigned int nr_mms = 0, nr_todo = 0, nr_idle = 0, nr_growing = 0;
+	unsigned int i, interval_ms;
 	u32 scale;
 	struct hpl_params p;
 	struct hpl_found *mms;
@@ -1176,12 +1238,17 @@ static void hpl_interval(void)
 		handler_ns = hpl_drain(hpl_budget.scale, stage_ns);
 	} else {
 		for (i = 0; i < nr_todo; i++) {
-			if (!hpl_mm_prepare(todo[i], &p, hpl_budget.scale,
-					    stage_ns))
+			if (hpl_mm_prepare(todo[i], &p, hpl_budget.scale,
+					   stage_ns))
+				continue;
+			if (todo[i]->growing)
+				nr_growing++;
+			else
 				nr_idle++;
 			cond_resched();
 		}
-		if (nr_todo > nr_idle && hpl_active == HPL_SOURCE_ABIT)
+		if (nr_todo > nr_idle + nr_growing &&
+		    hpl_active == HPL_SOURCE_ABIT)
 			msleep_interruptible(hpl_abit_delay_ms);
 		handler_ns = hpl_drain(hpl_budget.scale, stage_ns);
 		for (i = 0; i < nr_todo; i++) {
@@ -1215,13 +1282,13 @@ static void hpl_interval(void)
 	interval_ms = READ_ONCE(hpl_config.interval_ms);
 	hpl_hurry_ms = 0;
 	if (moved && hpl_credit_ns > 0)
-		hpl_hurry_ms = hpl_early_ms(&bp, stage_ns,
+		hpl_hurry_ms = hpl_early_ms(&bp, stage_ns, hpl_credit_ns,
 					    hpl_hurry_min_ms(interval_ms),
 					    interval_ms);
 	/* No quarter-interval floor: a settled space is not a burst. */
 	if (!catch_up)
-		hpl_settle_ms = hpl_early_ms(&bp, stage_ns, HPL_INTERVAL_MS_MIN,
-					     interval_ms);
+		hpl_settle_ms = hpl_early_ms(&bp, stage_ns, hpl_credit_ns,
+					     HPL_INTERVAL_MS_MIN, interval_ms);
 	for (i = 0; i < nr_mms; i++)
 		mmput(mms[i].mm);
 	kvfree(mms);
@@ -1254,6 +1321,7 @@ static void hpl_interval(void)
 
 	WRITE_ONCE(hpl_stats.nr_spaces, nr_todo);
 	WRITE_ONCE(hpl_stats.nr_idle, nr_idle);
+	WRITE_ONCE(hpl_stats.nr_growing, nr_growing);
 	WRITE_ONCE(hpl_stats.nr_ranges, nr_ranges);
 	WRITE_ONCE(hpl_stats.scale, hpl_budget.scale);
 	WRITE_ONCE(hpl_stats.used_ppm, hpl_budget.used_ppm);
@@ -1406,6 +1474,7 @@ static int __init hpl_init(void)
 	hpl_budget_params_init(&hpl_config.budget);
 	hpl_budget_init(&hpl_budget, &hpl_config.budget);
 	hpl_config.interval_ms = HPL_INTERVAL_MS_DEFAULT;
+	hpl_config.window_ms = HPL_WINDOW_MS_DEFAULT;
 	hpl_config.source = HPL_SOURCE_AUTO;
 	hpl_stats.scale = hpl_budget.scale;
 

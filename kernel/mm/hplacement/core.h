@@ -16,6 +16,9 @@
 #define HPL_INTERVAL_MS_DEFAULT	1000
 #define HPL_INTERVAL_MS_MIN	10
 #define HPL_INTERVAL_MS_MAX	60000
+#define HPL_WINDOW_MS_DEFAULT	10000
+#define HPL_WINDOW_MS_MIN	HPL_INTERVAL_MS_MIN
+#define HPL_WINDOW_MS_MAX	3600000
 /* After an interval that moved pages, the next may come this much sooner. */
 #define HPL_HURRY_DIV		4
 
@@ -52,6 +55,8 @@ enum hpl_source {
  * @enabled: the daemon samples and classifies
  * @source: enum hpl_source
  * @interval_ms: interval length
+ * @window_ms: the budget holds on average over this long: budget unused
+ *	for up to this long is saved and may be spent at once
  * @headroom: bytes of FMEM kept free of the hot set
  * @params: classification parameters
  * @budget: CPU budget parameters
@@ -62,6 +67,7 @@ struct hpl_config {
 	bool enabled;
 	enum hpl_source source;
 	unsigned int interval_ms;
+	unsigned int window_ms;
 	u64 headroom;
 	struct hpl_params params;
 	struct hpl_budget_params budget;
@@ -73,6 +79,7 @@ struct hpl_config {
  * struct hpl_stats - what the last interval left, for the stats file
  * @nr_spaces: spaces (mms) classified
  * @nr_idle: of those, not sampled: none of their threads had run
+ * @nr_growing: of those, not sampled: first touching their memory
  * @nr_ranges: their ranges
  * @scale: work scale for the next interval
  * @used_ppm: CPU time used, ppm of one CPU
@@ -83,6 +90,7 @@ struct hpl_config {
 struct hpl_stats {
 	unsigned int nr_spaces;
 	unsigned int nr_idle;
+	unsigned int nr_growing;
 	u64 nr_ranges;
 	u32 scale;
 	u32 used_ppm;

@@ -113,6 +113,30 @@ static ssize_t interval_ms_store(struct kobject *kobj,
 	return count;
 }
 
+static ssize_t window_ms_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(hpl_config.window_ms));
+}
+
+static ssize_t window_ms_store(struct kobject *kobj,
+			       struct kobj_attribute *attr,
+			       const char *buf, size_t count)
+{
+	unsigned int val;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &val);
+	if (ret)
+		return ret;
+	if (val < HPL_WINDOW_MS_MIN || val > HPL_WINDOW_MS_MAX)
+		return -EINVAL;
+	mutex_lock(&hpl_lock);
+	WRITE_ONCE(hpl_config.window_ms, val);
+	mutex_unlock(&hpl_lock);
+	return count;
+}
+
 static ssize_t headroom_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)
 {
@@ -236,10 +260,11 @@ static ssize_t stats_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
 {
 	return sysfs_emit(buf,
-			  "source %s\nspaces %u\nidle %u\nranges %llu\nscale %u\nused_ppm %u\nintervals %llu\nsettled %llu\n",
+			  "source %s\nspaces %u\nidle %u\ngrowing %u\nranges %llu\nscale %u\nused_ppm %u\nintervals %llu\nsettled %llu\n",
 			  hpl_source_names[READ_ONCE(hpl_stats.source)],
 			  READ_ONCE(hpl_stats.nr_spaces),
 			  READ_ONCE(hpl_stats.nr_idle),
+			  READ_ONCE(hpl_stats.nr_growing),
 			  READ_ONCE(hpl_stats.nr_ranges),
 			  READ_ONCE(hpl_stats.scale),
 			  READ_ONCE(hpl_stats.used_ppm),
@@ -251,6 +276,7 @@ static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute source_attr = __ATTR_RW(source);
 static struct kobj_attribute budget_attr = __ATTR_RW(budget);
 static struct kobj_attribute interval_ms_attr = __ATTR_RW(interval_ms);
+static struct kobj_attribute window_ms_attr = __ATTR_RW(window_ms);
 static struct kobj_attribute headroom_attr = __ATTR_RW(headroom);
 static struct kobj_attribute min_range_attr = __ATTR_RW(min_range);
 static struct kobj_attribute max_range_attr = __ATTR_RW(max_range);
@@ -262,6 +288,7 @@ static struct attribute *hpl_attrs[] = {
 	&source_attr.attr,
 	&budget_attr.attr,
 	&interval_ms_attr.attr,
+	&window_ms_attr.attr,
 	&headroom_attr.attr,
 	&min_range_attr.attr,
 	&max_range_attr.attr,

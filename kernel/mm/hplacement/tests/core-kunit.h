@@ -208,6 +208,64 @@ static void hpl_test_rounds_go_on(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, hpl_rounds_go_on(r, UINT_MAX, UINT_MAX / 2));
 }
 
+/* A round again over @ab's list, the THPs of @young[] young. */
+static void hpl_t_round(struct hpl_batch *ab, const bool *young)
+{
+	unsigned int i, nr = ab->nr_young;
+	unsigned long addr[8];
+
+	for (i = 0; i < nr; i++)
+		addr[i] = ab->young[i] & PMD_MASK;
+	ab->nr_young = 0;
+	ab->nr_last = nr;
+	ab->cursor = 0;
+	for (i = 0; i < nr; i++)
+		hpl_round_keep(ab, addr[i], young[i]);
+	ab->nr_last = 0;
+}
+
+static void hpl_test_round_misses(struct kunit *test)
+{
+	unsigned long list[8];
+	struct hpl_batch ab = { .young = list, .max_young = 8 };
+	const bool r1[] = { true, false, true, false };
+	const bool r2[] = { false, false, true, false };
+	const bool r3[] = { false, true };
+
+	list[0] = 4 * PMD_SIZE;
+	list[1] = 5 * PMD_SIZE;
+	list[2] = 9 * PMD_SIZE;
+	list[3] = 12 * PMD_SIZE;
+	ab.nr_young = 4;
+	/* A first miss keeps a THP, marked. */
+	hpl_t_round(&ab, r1);
+	KUNIT_ASSERT_EQ(test, ab.nr_young, 4U);
+	KUNIT_EXPECT_EQ(test, list[0], 4 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, list[1], 5 * PMD_SIZE | HPL_ROUND_MISSED);
+	KUNIT_EXPECT_EQ(test, list[2], 9 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, list[3], 12 * PMD_SIZE | HPL_ROUND_MISSED);
+	/* A second one in a row drops it, and entries move up. */
+	hpl_t_round(&ab, r2);
+	KUNIT_ASSERT_EQ(test, ab.nr_young, 2U);
+	KUNIT_EXPECT_EQ(test, list[0], 4 * PMD_SIZE | HPL_ROUND_MISSED);
+	KUNIT_EXPECT_EQ(test, list[1], 9 * PMD_SIZE);
+	/* Young again after a miss: unmarked. */
+	hpl_t_round(&ab, r3);
+	KUNIT_ASSERT_EQ(test, ab.nr_young, 1U);
+	KUNIT_EXPECT_EQ(test, list[0], 9 * PMD_SIZE);
+	/* Outside a round again nothing is listed but the young. */
+	hpl_round_keep(&ab, 20 * PMD_SIZE, false);
+	hpl_round_keep(&ab, 21 * PMD_SIZE, true);
+	KUNIT_ASSERT_EQ(test, ab.nr_young, 2U);
+	KUNIT_EXPECT_EQ(test, list[1], 21 * PMD_SIZE);
+	/* A THP not in the list (a hole in the walk) is not found. */
+	ab.nr_last = 2;
+	ab.cursor = 0;
+	KUNIT_EXPECT_EQ(test, hpl_round_last(&ab, 10 * PMD_SIZE), 0UL);
+	KUNIT_EXPECT_EQ(test, hpl_round_last(&ab, 21 * PMD_SIZE), 21 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, hpl_round_last(&ab, 22 * PMD_SIZE), 0UL);
+}
+
 static void hpl_test_growth_goes_on(struct kunit *test)
 {
 	/*
@@ -230,7 +288,7 @@ static void hpl_test_growth_goes_on(struct kunit *test)
 }
 
 static unsigned int hpl_t_hurry(u32 ppm, u64 sample_ns, u64 classify_ns,
-				unsigned int interval_ms)
+				s64 credit, unsigned int interval_ms)
 {
 	struct hpl_budget_params bp;
 	u64 stage_ns[HPL_NR_STAGES] = {};
@@ -240,24 +298,39 @@ static unsigned int hpl_t_hurry(u32 ppm, u64 sample_ns, u64 classify_ns,
 	stage_ns[HPL_STAGE_SAMPLE] = sample_ns;
 	stage_ns[HPL_STAGE_CLASSIFY] = classify_ns;
 	stage_ns[HPL_STAGE_MIGRATE] = 50 * NSEC_PER_MSEC;	/* not counted */
-	return hpl_early_ms(&bp, stage_ns, hpl_hurry_min_ms(interval_ms),
-			    interval_ms);
+	return hpl_early_ms(&bp, stage_ns, credit,
+			    hpl_hurry_min_ms(interval_ms), interval_ms);
 }
 
 static void hpl_test_hurry(struct kunit *test)
 {
 	/* 1 %: 3 ms of sampling, twice over, takes 600 ms of budget. */
-	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 500000, 1000), 600U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 500000, 0, 1000),
+			600U);
+	/* A debt is not added. */
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 500000, -NSEC_PER_SEC,
+					  1000), 600U);
+	/* What was saved pays first: 12 ms of 20 leave 800 ms. */
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 8000000, 2000000,
+					  12 * NSEC_PER_MSEC, 1000), 800U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 500000,
+					  7 * NSEC_PER_MSEC, 1000), 250U);
 	/* A quarter interval at least. */
-	KUNIT_EXPECT_EQ(test, hpl_t_hurry(200000, 2500000, 500000, 1000), 250U);
-	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 0, 0, 1000), 250U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(200000, 2500000, 500000, 0, 1000),
+			250U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 0, 0, 0, 1000), 250U);
 	/* And HPL_INTERVAL_MS_MIN. */
-	KUNIT_EXPECT_EQ(test, hpl_t_hurry(HPL_PPM, 1000, 0, 20), 10U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(HPL_PPM, 1000, 0, 0, 20), 10U);
 	/* A whole interval or more: no hurry. */
-	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 5000000, 0, 1000), 0U);
-	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 4000000, 1000000, 1000), 0U);
-	KUNIT_EXPECT_EQ(test, hpl_t_hurry(1, U64_MAX, U64_MAX, 60000), 0U);
-	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 0, 60000), 15000U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 5000000, 0, 0, 1000), 0U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 4000000, 1000000, 0, 1000),
+			0U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 4000000, 1000000,
+					  NSEC_PER_MSEC, 1000), 900U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(1, U64_MAX, U64_MAX, S64_MAX, 60000),
+			15000U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(1, U64_MAX, U64_MAX, 0, 60000), 0U);
+	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 0, 0, 60000), 15000U);
 }
 
 static struct kunit_case hpl_core_test_cases[] = {
@@ -266,6 +339,7 @@ static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_hints_trim),
 	KUNIT_CASE(hpl_test_hints_keep),
 	KUNIT_CASE(hpl_test_rounds_go_on),
+	KUNIT_CASE(hpl_test_round_misses),
 	KUNIT_CASE(hpl_test_growth_goes_on),
 	KUNIT_CASE(hpl_test_hurry),
 	{}
