@@ -69,6 +69,8 @@
 #define HPL_ABIT_ROUNDS_STABLE	8
 /* In a round's list: young in the round before, not in this one. */
 #define HPL_ROUND_MISSED	1UL
+/* Rounds in which nothing was young, tested again (a stall) at most. */
+#define HPL_ABIT_STALLS		2
 #define HPL_ABIT_PMDS		512
 #define HPL_ABIT_ROUND_US	100
 #define HPL_ABIT_ROUND_MIN_US	10
@@ -178,13 +180,15 @@ struct hpl_batch {
 	 * THPs found young by a round, for the next (hpl_abit_rounds()),
 	 * HPL_ROUND_MISSED set where the THP was young in the round before
 	 * but not in this one; during a round again, the last round's list
-	 * is read at @cursor, up to @nr_last, behind the writes.
+	 * @last is read at @cursor, up to @run_end.
 	 */
 	unsigned long *young;
 	unsigned int nr_young;
 	unsigned int max_young;
+	unsigned long *last;
 	unsigned int nr_last;
 	unsigned int cursor;
+	unsigned int run_end;
 	struct hpl_sample samples[HPL_ABIT_BATCH];
 	unsigned int nr;
 	unsigned long nr_fmem;
@@ -426,17 +430,16 @@ static void hpl_abit_clear(struct hpl_mm *hm, u32 scale,
 /*
  * During a round again, @addr's entry in the last round's list, or 0.
  * A run of neighbours in the list is walked in address order: its part
- * of the list is read forwards, and each entry kept is written at or
- * before the one read.
+ * of the list is read forwards.
  */
 static unsigned long hpl_round_last(struct hpl_batch *ab, unsigned long addr)
 {
-	while (ab->cursor < ab->nr_last &&
-	       (ab->young[ab->cursor] & PMD_MASK) < addr)
+	while (ab->cursor < ab->run_end &&
+	       (ab->last[ab->cursor] & PMD_MASK) < addr)
 		ab->cursor++;
-	if (ab->cursor < ab->nr_last &&
-	    (ab->young[ab->cursor] & PMD_MASK) == addr)
-		return ab->young[ab->cursor];
+	if (ab->cursor < ab->run_end &&
+	    (ab->last[ab->cursor] & PMD_MASK) == addr)
+		return ab->last[ab->cursor];
 	return 0;
 }
 
@@ -538,27 +541,47 @@ static unsigned int hpl_round_spans(struct hpl_area *spans,
 	return n;
 }
 
+/* Start a round again: the list becomes the last round's. */
+static void hpl_round_start(struct hpl_batch *ab)
+{
+	swap(ab->young, ab->last);
+	ab->nr_last = ab->nr_young;
+	ab->nr_young = 0;
+	ab->cursor = 0;
+	ab->run_end = 0;
+}
+
+/* Back to the last round's list: the round told nothing. */
+static void hpl_round_undo(struct hpl_batch *ab)
+{
+	swap(ab->young, ab->last);
+	ab->nr_young = ab->nr_last;
+	ab->nr_last = 0;
+}
+
 /*
- * Test the THPs of the last round's list (@ab->young, in address order)
- * again; those young again replace them, and so do those that missed
- * this round only.  Neighbours are walked together.
+ * Test the THPs of the last round's list again; those young again make
+ * the new list, and so do those that missed this round only.  Runs of
+ * neighbours are walked together.
  */
 static void hpl_round_again(struct mm_struct *mm, struct hpl_batch *ab)
 {
-	unsigned int i, j, nr = ab->nr_young;
-	unsigned long start, end;
+	unsigned long start, end, *last;
+	unsigned int i, j, nr;
 
-	ab->nr_young = 0;
+	hpl_round_start(ab);
+	last = ab->last;
+	nr = ab->nr_last;
 	for (i = 0; i < nr; i = j) {
-		start = ab->young[i] & PMD_MASK;
+		start = last[i] & PMD_MASK;
 		end = start + PMD_SIZE;
-		for (j = i + 1; j < nr && (ab->young[j] & PMD_MASK) == end; j++)
+		for (j = i + 1; j < nr && (last[j] & PMD_MASK) == end; j++)
 			end += PMD_SIZE;
 		ab->cursor = i;
-		ab->nr_last = j;
+		ab->run_end = j;
 		walk_page_range(mm, start, end, &hpl_round_ops, ab);
 	}
-	ab->nr_last = 0;
+	ab->run_end = 0;
 }
 
 /*
@@ -596,14 +619,16 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 {
 	unsigned long max = hpl_scale_amount(scale, HPL_ABIT_PMDS);
 	struct hpl_batch ab = { .space = &hm->space, .max_young = max };
-	unsigned int i, n, r, tested = 0;
+	unsigned int i, n, r, tested = 0, stalls = 0;
 	struct hpl_area *spans;
 
 	if (!nr)
 		return;
 	spans = kvmalloc_array(nr, sizeof(*spans), GFP_KERNEL);
 	ab.young = kvmalloc_array(max, sizeof(*ab.young), GFP_KERNEL);
-	n = spans && ab.young ? hpl_round_spans(spans, ranges, nr, max) : 0;
+	ab.last = kvmalloc_array(max, sizeof(*ab.last), GFP_KERNEL);
+	n = spans && ab.young && ab.last ?
+	    hpl_round_spans(spans, ranges, nr, max) : 0;
 	for (r = 0; n; r++) {
 		if (r) {
 			/* Nothing young, nor missed once: nothing to follow. */
@@ -623,6 +648,15 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 		ab.nr_cleared = 0;
 		if (r > 1) {
 			hpl_round_again(hm->mm, &ab);
+			/*
+			 * Not one young, not even of those young a round ago:
+			 * the process did not run during the wait (its vCPU
+			 * busy with another task); the round tells nothing.
+			 */
+			if (!ab.nr_cleared && stalls++ < HPL_ABIT_STALLS) {
+				hpl_round_undo(&ab);
+				r--;
+			}
 		} else {
 			ab.nr_young = 0;
 			for (i = 0; i < n; i++)
@@ -637,6 +671,7 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 		ab.young[i] &= PMD_MASK;
 	hpl_hints_keep(hm, ab.young, ab.nr_young);
 	kvfree(ab.young);
+	kvfree(ab.last);
 	kvfree(spans);
 	hpl_batch_count(&ab, &hpl_round_tested, &hpl_round_young);
 }

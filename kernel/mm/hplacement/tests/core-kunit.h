@@ -211,56 +211,60 @@ static void hpl_test_rounds_go_on(struct kunit *test)
 /* A round again over @ab's list, the THPs of @young[] young. */
 static void hpl_t_round(struct hpl_batch *ab, const bool *young)
 {
-	unsigned int i, nr = ab->nr_young;
-	unsigned long addr[8];
+	unsigned int i;
 
-	for (i = 0; i < nr; i++)
-		addr[i] = ab->young[i] & PMD_MASK;
-	ab->nr_young = 0;
-	ab->nr_last = nr;
-	ab->cursor = 0;
-	for (i = 0; i < nr; i++)
-		hpl_round_keep(ab, addr[i], young[i]);
-	ab->nr_last = 0;
+	hpl_round_start(ab);
+	ab->run_end = ab->nr_last;
+	for (i = 0; i < ab->nr_last; i++)
+		hpl_round_keep(ab, ab->last[i] & PMD_MASK, young[i]);
+	ab->run_end = 0;
 }
 
 static void hpl_test_round_misses(struct kunit *test)
 {
-	unsigned long list[8];
-	struct hpl_batch ab = { .young = list, .max_young = 8 };
+	unsigned long a[8], b[8];
+	struct hpl_batch ab = { .young = a, .last = b, .max_young = 8 };
 	const bool r1[] = { true, false, true, false };
 	const bool r2[] = { false, false, true, false };
 	const bool r3[] = { false, true };
+	const bool none[] = { false };
 
-	list[0] = 4 * PMD_SIZE;
-	list[1] = 5 * PMD_SIZE;
-	list[2] = 9 * PMD_SIZE;
-	list[3] = 12 * PMD_SIZE;
+	a[0] = 4 * PMD_SIZE;
+	a[1] = 5 * PMD_SIZE;
+	a[2] = 9 * PMD_SIZE;
+	a[3] = 12 * PMD_SIZE;
 	ab.nr_young = 4;
 	/* A first miss keeps a THP, marked. */
 	hpl_t_round(&ab, r1);
 	KUNIT_ASSERT_EQ(test, ab.nr_young, 4U);
-	KUNIT_EXPECT_EQ(test, list[0], 4 * PMD_SIZE);
-	KUNIT_EXPECT_EQ(test, list[1], 5 * PMD_SIZE | HPL_ROUND_MISSED);
-	KUNIT_EXPECT_EQ(test, list[2], 9 * PMD_SIZE);
-	KUNIT_EXPECT_EQ(test, list[3], 12 * PMD_SIZE | HPL_ROUND_MISSED);
-	/* A second one in a row drops it, and entries move up. */
+	KUNIT_EXPECT_EQ(test, ab.young[0], 4 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, ab.young[1], 5 * PMD_SIZE | HPL_ROUND_MISSED);
+	KUNIT_EXPECT_EQ(test, ab.young[2], 9 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, ab.young[3], 12 * PMD_SIZE | HPL_ROUND_MISSED);
+	/* A second one in a row drops it. */
 	hpl_t_round(&ab, r2);
 	KUNIT_ASSERT_EQ(test, ab.nr_young, 2U);
-	KUNIT_EXPECT_EQ(test, list[0], 4 * PMD_SIZE | HPL_ROUND_MISSED);
-	KUNIT_EXPECT_EQ(test, list[1], 9 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, ab.young[0], 4 * PMD_SIZE | HPL_ROUND_MISSED);
+	KUNIT_EXPECT_EQ(test, ab.young[1], 9 * PMD_SIZE);
 	/* Young again after a miss: unmarked. */
 	hpl_t_round(&ab, r3);
 	KUNIT_ASSERT_EQ(test, ab.nr_young, 1U);
-	KUNIT_EXPECT_EQ(test, list[0], 9 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, ab.young[0], 9 * PMD_SIZE);
+	/* A round undone (a stall) leaves the list as it was. */
+	hpl_t_round(&ab, none);
+	KUNIT_EXPECT_EQ(test, ab.nr_young, 1U);
+	KUNIT_EXPECT_EQ(test, ab.young[0], 9 * PMD_SIZE | HPL_ROUND_MISSED);
+	hpl_round_undo(&ab);
+	KUNIT_ASSERT_EQ(test, ab.nr_young, 1U);
+	KUNIT_EXPECT_EQ(test, ab.young[0], 9 * PMD_SIZE);
 	/* Outside a round again nothing is listed but the young. */
 	hpl_round_keep(&ab, 20 * PMD_SIZE, false);
 	hpl_round_keep(&ab, 21 * PMD_SIZE, true);
 	KUNIT_ASSERT_EQ(test, ab.nr_young, 2U);
-	KUNIT_EXPECT_EQ(test, list[1], 21 * PMD_SIZE);
-	/* A THP not in the list (a hole in the walk) is not found. */
-	ab.nr_last = 2;
-	ab.cursor = 0;
+	KUNIT_EXPECT_EQ(test, ab.young[1], 21 * PMD_SIZE);
+	/* A THP not in the run (a hole in the walk) is not found. */
+	hpl_round_start(&ab);
+	ab.run_end = ab.nr_last;
 	KUNIT_EXPECT_EQ(test, hpl_round_last(&ab, 10 * PMD_SIZE), 0UL);
 	KUNIT_EXPECT_EQ(test, hpl_round_last(&ab, 21 * PMD_SIZE), 21 * PMD_SIZE);
 	KUNIT_EXPECT_EQ(test, hpl_round_last(&ab, 22 * PMD_SIZE), 0UL);
