@@ -17,9 +17,10 @@
  * budget counts as a throttle event.
  *
  * Migration is paced on its own, by a credit of budget saved in earlier
- * intervals (core.c): what it spends of that is counted in the CPU time
+ * intervals (core.c): what the credit pays is counted in the CPU time
  * used, but not against the scale, which would cut sampling after every
- * burst of moves that the budget had already paid for.
+ * burst of moves that the budget had already paid for, and after every
+ * early interval (sampled sooner because the credit paid for it).
  */
 
 #include <linux/kernel.h>
@@ -91,8 +92,8 @@ static u32 hpl_budget_next_scale(const struct hpl_budget_params *p,
  * @b: the controller
  * @p: its parameters
  * @stage_ns: ns spent by each stage in the interval
- * @saved_ns: of the migration stage's, ns paid from budget saved in
- *	earlier intervals (at most its time)
+ * @saved_ns: ns paid from budget saved in earlier intervals (at most
+ *	what the interval used)
  * @interval_ns: length of the interval; 0 leaves the scale alone
  *
  * Return: the work scale for the next interval.
@@ -113,7 +114,7 @@ u32 hpl_budget_update(struct hpl_budget *b, const struct hpl_budget_params *p,
 		return b->scale;
 
 	b->used_ppm = hpl_used_ppm(used, interval_ns);
-	saved_ns = min(saved_ns, stage_ns[HPL_STAGE_MIGRATE]);
+	saved_ns = min(saved_ns, used);
 	b->scale = hpl_budget_next_scale(p, b->scale,
 					 hpl_used_ppm(used - saved_ns,
 						      interval_ns),

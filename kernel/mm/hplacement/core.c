@@ -508,18 +508,96 @@ static unsigned int hpl_abit_round_us = HPL_ABIT_ROUND_US;
 /* THPs tested and found young by the rounds of an interval. */
 static unsigned long hpl_round_tested, hpl_round_young;
 
+static int hpl_addr_cmp(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a;
+	unsigned long y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The last interval's hints, @nr_hints of @hm->hints, that lie in whole
+ * PMDs of @ranges (sorted by address, as are the hints put in @prev);
+ * returns how many.  Nothing was recorded since: they are still there.
+ */
+static unsigned int hpl_round_prev(const struct hpl_mm *hm,
+				   unsigned int nr_hints,
+				   const struct hpl_rank_entry *ranges,
+				   unsigned int nr, unsigned long *prev)
+{
+	unsigned int i, j = 0, n = 0;
+
+	for (i = 0; i < nr_hints; i++)
+		prev[i] = hm->hints[i].addr;
+	sort(prev, nr_hints, sizeof(*prev), hpl_addr_cmp, NULL);
+	for (i = 0; i < nr_hints; i++) {
+		while (j < nr && ALIGN_DOWN(ranges[j].end, PMD_SIZE) <
+				 prev[i] + PMD_SIZE)
+			j++;
+		if (j == nr)
+			break;
+		if (prev[i] >= ALIGN(ranges[j].start, PMD_SIZE) &&
+		    (!n || prev[n - 1] != prev[i]))
+			prev[n++] = prev[i];
+	}
+	return n;
+}
+
+/*
+ * Add [@start, @end) to @spans at *@n, less the PMDs of @prev; returns
+ * the PMDs added.
+ */
+static unsigned long hpl_span_add(struct hpl_area *spans, unsigned int *n,
+				  unsigned long start, unsigned long end,
+				  const unsigned long *prev,
+				  unsigned int nr_prev)
+{
+	unsigned long added = (end - start) >> PMD_SHIFT;
+	unsigned int i;
+
+	for (i = 0; i < nr_prev; i++) {
+		if (prev[i] < start || prev[i] >= end)
+			continue;
+		if (prev[i] > start) {
+			spans[*n].start = start;
+			spans[(*n)++].end = prev[i];
+		}
+		start = prev[i] + PMD_SIZE;
+		added--;
+	}
+	if (start < end) {
+		spans[*n].start = start;
+		spans[(*n)++].end = end;
+	}
+	return added;
+}
+
 /*
  * Pick the spans of @ranges whose THPs the rounds test: whole PMDs, @max
- * of them at most, from a random range on (and at a random place of a
- * range bigger than what is left), so that all get their turn.
+ * of them at most.  First those of the last interval's hints, @prev: hot
+ * THPs that the budget did not move yet stay hints however small a share
+ * of the ranges @max is.  Then from a random range on (and at a random
+ * place of a range bigger than what is left), so that all get their
+ * turn.  @spans has room for @nr + 2 * @nr_prev.
  */
 static unsigned int hpl_round_spans(struct hpl_area *spans,
 				    const struct hpl_rank_entry *ranges,
-				    unsigned int nr, unsigned long max)
+				    unsigned int nr, unsigned long max,
+				    const unsigned long *prev,
+				    unsigned int nr_prev)
 {
 	unsigned int i, n = 0, first = get_random_u32_below(nr);
 	unsigned long start, end, len;
 
+	for (i = 0; i < nr_prev && max; i++, max--) {
+		if (n && spans[n - 1].end == prev[i]) {
+			spans[n - 1].end += PMD_SIZE;
+			continue;
+		}
+		spans[n].start = prev[i];
+		spans[n++].end = prev[i] + PMD_SIZE;
+	}
 	for (i = 0; i < nr && max; i++) {
 		const struct hpl_rank_entry *e = &ranges[(first + i) % nr];
 
@@ -533,10 +611,8 @@ static unsigned int hpl_round_spans(struct hpl_area *spans,
 				 << PMD_SHIFT;
 			len = max;
 		}
-		spans[n].start = start;
-		spans[n].end = start + (len << PMD_SHIFT);
-		n++;
-		max -= len;
+		max -= hpl_span_add(spans, &n, start,
+				    start + (len << PMD_SHIFT), prev, nr_prev);
 	}
 	return n;
 }
@@ -610,25 +686,29 @@ static bool hpl_rounds_go_on(unsigned int r, unsigned int tested,
  * round, a cold one drops out, and the rounds get short, so that the delay
  * is not drowned by the time a round takes (under TCG, walking 128 PMDs
  * takes longer than the delay).  Only the THPs young in the last round
- * stay hints.  The mmap_lock is taken for each round only: writers do not
- * wait out the delays.
+ * stay hints; the last interval's @nr_hints hints are tested first.  The
+ * mmap_lock is taken for each round only: writers do not wait out the
+ * delays.
  */
 static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 			    const struct hpl_rank_entry *ranges,
-			    unsigned int nr)
+			    unsigned int nr, unsigned int nr_hints)
 {
 	unsigned long max = hpl_scale_amount(scale, HPL_ABIT_PMDS);
 	struct hpl_batch ab = { .space = &hm->space, .max_young = max };
-	unsigned int i, n, r, tested = 0, stalls = 0;
+	unsigned int i, n = 0, r, tested = 0, stalls = 0, nr_prev;
 	struct hpl_area *spans;
+	unsigned long *prev;
 
 	if (!nr)
 		return;
-	spans = kvmalloc_array(nr, sizeof(*spans), GFP_KERNEL);
+	prev = kvmalloc_array(max(nr_hints, 1U), sizeof(*prev), GFP_KERNEL);
+	nr_prev = prev ? hpl_round_prev(hm, nr_hints, ranges, nr, prev) : 0;
+	spans = kvmalloc_array(nr + 2 * nr_prev, sizeof(*spans), GFP_KERNEL);
 	ab.young = kvmalloc_array(max, sizeof(*ab.young), GFP_KERNEL);
 	ab.last = kvmalloc_array(max, sizeof(*ab.last), GFP_KERNEL);
-	n = spans && ab.young && ab.last ?
-	    hpl_round_spans(spans, ranges, nr, max) : 0;
+	if (prev && spans && ab.young && ab.last)
+		n = hpl_round_spans(spans, ranges, nr, max, prev, nr_prev);
 	for (r = 0; n; r++) {
 		if (r) {
 			/* Nothing young, nor missed once: nothing to follow. */
@@ -673,6 +753,7 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 	kvfree(ab.young);
 	kvfree(ab.last);
 	kvfree(spans);
+	kvfree(prev);
 	hpl_batch_count(&ab, &hpl_round_tested, &hpl_round_young);
 }
 
@@ -793,6 +874,7 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	struct hpl_area *areas;
 	unsigned int nr_areas, nr = 0;
 	unsigned long rss = get_mm_rss(hm->mm), now = jiffies;
+	unsigned int nr_hints = hm->nr_hints;
 	u64 t0 = hpl_cpu_ns();
 
 	hm->nr_hints = 0;
@@ -836,7 +918,7 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	}
 	mmap_read_unlock(hm->mm);
 	if (ranges) {
-		hpl_abit_rounds(hm, scale, ranges, nr);
+		hpl_abit_rounds(hm, scale, ranges, nr, nr_hints);
 		kvfree(ranges);
 	}
 	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0;
@@ -886,21 +968,35 @@ static s64 hpl_allowed_ns(const struct hpl_budget_params *bp, u64 ns)
  * and however short the intervals (hpl_wait_jiffies()).
  */
 static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
-				     const u64 *stage_ns, u64 interval_ns,
-				     u64 *own_ns)
+				     const u64 *stage_ns, u64 interval_ns)
 {
 	s64 allowed = hpl_allowed_ns(bp, interval_ns);
 	s64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
 	s64 most = hpl_allowed_ns(bp, (u64)READ_ONCE(hpl_config.window_ms) *
 				  NSEC_PER_MSEC);
 
-	/* What this interval's own budget leaves to migration. */
-	*own_ns = max_t(s64, allowed - spent, 0);
 	hpl_credit_ns = min(hpl_credit_ns + allowed - spent, most);
 	if (hpl_credit_ns <= 0)
 		return 0;
 	return max_t(u64, div64_u64(hpl_credit_ns, hpl_page_ns),
 		     HPL_MIGRATE_BATCH_MIN);
+}
+
+/*
+ * Of what an interval used beyond its own budget, what the credit of
+ * @credit saved before it paid: migration beyond it, and the sampling of
+ * an early interval, which the credit let start early.
+ */
+static u64 hpl_saved_ns(const struct hpl_budget_params *bp,
+			const u64 *stage_ns, u64 interval_ns, s64 credit)
+{
+	u64 used = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY] +
+		   stage_ns[HPL_STAGE_MIGRATE];
+	u64 allowed = hpl_allowed_ns(bp, interval_ns);
+
+	if (credit <= 0 || used <= allowed)
+		return 0;
+	return min_t(u64, used - allowed, credit);
 }
 
 /*
@@ -1224,7 +1320,7 @@ static unsigned int hpl_early_ms(const struct hpl_budget_params *bp,
 static void hpl_interval(void)
 {
 	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0, headroom;
-	u64 own_ns = 0, saved_ns = 0, interval_ns;
+	u64 saved_ns, interval_ns;
 	u64 start = hpl_cpu_ns() - hpl_poll_ns, handler_ns;
 	static ktime_t last;
 	struct hpl_budget_params bp;
@@ -1238,6 +1334,7 @@ static void hpl_interval(void)
 	struct hpl_mm *hm;
 	ktime_t now = ktime_get();
 	bool catch_up = hpl_catch_up;
+	s64 credit = hpl_credit_ns;
 	unsigned long moved = 0;
 	int bkt;
 
@@ -1293,8 +1390,8 @@ static void hpl_interval(void)
 		hpl_abit_adapt();
 	}
 	if (nr_todo) {
-		unsigned long cap = hpl_migrate_cap(&bp, stage_ns, interval_ns,
-						    &own_ns);
+		unsigned long cap = hpl_migrate_cap(&bp, stage_ns,
+						    interval_ns);
 		u64 t = hpl_cpu_ns(), ns;
 		u64 stop = t + max_t(s64, hpl_credit_ns, HPL_MIGRATE_MIN_NS);
 
@@ -1309,7 +1406,6 @@ static void hpl_interval(void)
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
 		hpl_credit_ns -= ns;
-		saved_ns = ns > own_ns ? ns - own_ns : 0;
 		/* Few pages: the fixed cost of the stage would dominate. */
 		if (moved >= HPL_MIGRATE_BATCH_MIN)
 			hpl_page_cost(div64_u64(ns, moved));
@@ -1338,6 +1434,7 @@ static void hpl_interval(void)
 			hpl_watch = true;
 	}
 	hpl_charge_rest(stage_ns, hpl_cpu_ns() - start + handler_ns, nr_todo);
+	saved_ns = hpl_saved_ns(&bp, stage_ns, interval_ns, credit);
 
 	count_vm_events(HPL_SAMPLE_NS, stage_ns[HPL_STAGE_SAMPLE]);
 	count_vm_events(HPL_CLASSIFY_NS, stage_ns[HPL_STAGE_CLASSIFY]);

@@ -124,7 +124,7 @@ static void hpl_test_budget_under(struct kunit *test)
 			(5000ULL + 7999 + 8000 + 9999 + 10000) * 25 + 8);
 }
 
-/* Migration paid from saved budget counts as used, not against the scale. */
+/* What saved budget paid counts as used, not against the scale. */
 static void hpl_test_budget_saved(struct kunit *test)
 {
 	u64 ns[HPL_NR_STAGES] = { HPL_T_MS / 2, HPL_T_MS / 4, 5 * HPL_T_MS };
@@ -143,12 +143,23 @@ static void hpl_test_budget_saved(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 4 * HPL_T_MS,
 						100 * HPL_T_MS), 329U);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
-	/* no more saved than the migration took */
+	/* no more saved than the interval used */
 	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 10 * HPL_T_MS,
 						100 * HPL_T_MS), 393U);
 	KUNIT_EXPECT_EQ(test, b.used_ppm, 57500U);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
 	KUNIT_EXPECT_EQ(test, b.stage_ns[HPL_STAGE_MIGRATE], 15 * HPL_T_MS);
+	/*
+	 * An early interval's sampling paid from the credit: 6 ms in
+	 * 100 ms, 5 ms saved, 10000 ppm judged: at the budget, held.
+	 */
+	ns[HPL_STAGE_SAMPLE] = 6 * HPL_T_MS;
+	ns[HPL_STAGE_CLASSIFY] = 0;
+	ns[HPL_STAGE_MIGRATE] = 0;
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 5 * HPL_T_MS,
+						100 * HPL_T_MS), 393U);
+	KUNIT_EXPECT_EQ(test, b.used_ppm, 60000U);
+	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
 }
 
 static void hpl_test_budget_clamp(struct kunit *test)

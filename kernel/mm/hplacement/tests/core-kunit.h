@@ -20,14 +20,36 @@ static const struct hpl_rank_entry hpl_t_ranges[] = {
 	{ .start = 0x40000000, .end = 0x50000000 },
 };
 
-static void hpl_t_spans(struct kunit *test, unsigned long max)
+/* The last interval's hints, sorted, in whole PMDs of the ranges. */
+static const unsigned long hpl_t_prev[] = {
+	0x10200000, 0x40000000, 0x40200000, 0x47e00000, 0x4fe00000,
+};
+
+static void hpl_t_spans(struct kunit *test, unsigned long max,
+			unsigned int nr_prev)
 {
 	unsigned int nr = ARRAY_SIZE(hpl_t_ranges), i, j, n;
-	struct hpl_area spans[ARRAY_SIZE(hpl_t_ranges)];
-	unsigned long total = 0;
+	struct hpl_area spans[ARRAY_SIZE(hpl_t_ranges) +
+			      2 * ARRAY_SIZE(hpl_t_prev)];
+	unsigned long total = 0, first, h, want;
 
-	n = hpl_round_spans(spans, hpl_t_ranges, nr, max);
-	KUNIT_EXPECT_LE(test, n, 2U);
+	n = hpl_round_spans(spans, hpl_t_ranges, nr, max, hpl_t_prev,
+			    nr_prev);
+	KUNIT_EXPECT_LE(test, n, 2U + 3 * nr_prev);
+	/* The hints first, in order, as many as @max allows. */
+	first = min_t(unsigned long, nr_prev, max);
+	for (i = 0, h = 0; i < n && h < first; i++)
+		for (want = spans[i].start; want < spans[i].end;
+		     want += PMD_SIZE)
+			KUNIT_EXPECT_EQ(test, want, hpl_t_prev[h++]);
+	KUNIT_EXPECT_EQ(test, h, first);
+	/* No THP twice. */
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			KUNIT_EXPECT_TRUE_MSG(test,
+					      spans[i].end <= spans[j].start ||
+					      spans[j].end <= spans[i].start,
+					      "spans %u and %u overlap", i, j);
 	for (i = 0; i < n; i++) {
 		KUNIT_EXPECT_TRUE(test, IS_ALIGNED(spans[i].start, PMD_SIZE));
 		KUNIT_EXPECT_TRUE(test, IS_ALIGNED(spans[i].end, PMD_SIZE));
@@ -39,24 +61,60 @@ static void hpl_t_spans(struct kunit *test, unsigned long max)
 		KUNIT_EXPECT_LT_MSG(test, j, nr, "span %u outside the ranges", i);
 		total += (spans[i].end - spans[i].start) >> PMD_SHIFT;
 	}
-	/* As many as allowed, of the 131 there are. */
-	KUNIT_EXPECT_EQ(test, total, min(max, 131UL));
+	/*
+	 * As many as allowed, of the 131 there are; less by the hints in
+	 * the part of a range that a random place left out.
+	 */
+	KUNIT_EXPECT_LE(test, total, min(max, 131UL));
+	first = min_t(unsigned long, nr_prev, max);
+	KUNIT_EXPECT_GE(test, total, min(max, 131UL) - first);
+	if (!nr_prev)
+		KUNIT_EXPECT_EQ(test, total, min(max, 131UL));
 }
 
 static void hpl_test_round_spans(struct kunit *test)
 {
 	struct hpl_area span;
+	unsigned int p;
 	int i;
 
 	/* Random start range and place: a few draws of each size. */
 	for (i = 0; i < 32; i++) {
-		hpl_t_spans(test, 1000);
-		hpl_t_spans(test, 131);
-		hpl_t_spans(test, 16);
-		hpl_t_spans(test, 2);
-		hpl_t_spans(test, 1);
+		for (p = 0; p <= ARRAY_SIZE(hpl_t_prev); p += 2) {
+			hpl_t_spans(test, 1000, p);
+			hpl_t_spans(test, 131, p);
+			hpl_t_spans(test, 16, p);
+			hpl_t_spans(test, 2, p);
+			hpl_t_spans(test, 1, p);
+		}
 	}
-	KUNIT_EXPECT_EQ(test, hpl_round_spans(&span, hpl_t_ranges, 1, 512), 0U);
+	KUNIT_EXPECT_EQ(test, hpl_round_spans(&span, hpl_t_ranges, 1, 512,
+					      NULL, 0), 0U);
+}
+
+/* The hints to test first: sorted, once each, only in whole PMDs. */
+static void hpl_test_round_prev(struct kunit *test)
+{
+	static const unsigned long hints[] = {
+		0x4fe00000, 0x40200000, 0x400000, 0x10200000, 0x40200000,
+		0x10800000, 0x50000000, 0x40000000, 0x47e00000, 0x60000000,
+	};
+	unsigned long prev[ARRAY_SIZE(hints)];
+	struct hpl_mm *hm;
+	unsigned int i, n;
+
+	hm = kunit_kzalloc(test, sizeof(*hm), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, hm);
+	for (i = 0; i < ARRAY_SIZE(hints); i++)
+		hm->hints[i].addr = hints[i];
+	n = hpl_round_prev(hm, ARRAY_SIZE(hints), hpl_t_ranges,
+			   ARRAY_SIZE(hpl_t_ranges), prev);
+	KUNIT_ASSERT_EQ(test, n, (unsigned int)ARRAY_SIZE(hpl_t_prev));
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, prev[i], hpl_t_prev[i]);
+	KUNIT_EXPECT_EQ(test, hpl_round_prev(hm, 0, hpl_t_ranges,
+					     ARRAY_SIZE(hpl_t_ranges), prev),
+			0U);
 }
 
 static void hpl_t_sample(struct hpl_batch *ab, unsigned long addr, bool fmem)
@@ -339,6 +397,7 @@ static void hpl_test_hurry(struct kunit *test)
 
 static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_round_spans),
+	KUNIT_CASE(hpl_test_round_prev),
 	KUNIT_CASE(hpl_test_hints),
 	KUNIT_CASE(hpl_test_hints_trim),
 	KUNIT_CASE(hpl_test_hints_keep),
