@@ -6,10 +6,12 @@ run so that the host's drift hits all alike.  Prints each run as it ends
 and a JSON summary (time to 90 %, final coverage, khplacement's CPU and
 the migration counters per run).  An arm may set HPlacement's sysfs
 files too (KERNEL:file=value,...), so one kernel can be compared with
-itself under other settings.
+itself under other settings; the setting lead=S (not a file) starts gups
+S seconds after HPlacement is enabled (default: HT_BENCH_LEAD_S).
 
   scripts/bench/abtest.py --budget 10000 --runs 3 A/bzImage B/bzImage
   scripts/bench/abtest.py --runs 3 B/bzImage B/bzImage:window_ms=10000
+  scripts/bench/abtest.py --runs 3 B/bzImage:lead=0 B/bzImage:lead=10
 """
 import argparse
 import json
@@ -32,10 +34,13 @@ class Tuned(detection.HPlacement):
 
 
 def arm(spec):
-    """KERNEL[:file=value,...] -> (kernel, {file: value})"""
+    """KERNEL[:file=value,...,lead=S] -> (kernel, {file: value}, lead)"""
     kernel, _, rest = spec.partition(':')
     files = dict(x.split('=', 1) for x in rest.split(',') if x)
-    return kernel, files
+    lead = float(files.pop('lead')) if 'lead' in files else None
+    if lead is not None and lead < 0:
+        raise ValueError('lead < 0')
+    return kernel, files, lead
 
 
 def main():
@@ -50,9 +55,9 @@ def main():
     a = ap.parse_args()
     for k in a.kernels:
         try:
-            kernel, _ = arm(k)
+            kernel, _, _ = arm(k)
         except ValueError:
-            ap.error(f'{k}: settings are file=value')
+            ap.error(f'{k}: settings are file=value, lead=SECONDS >= 0')
         if not os.path.isfile(kernel):
             ap.error(f'no kernel image {kernel}')
     if a.runs < 1 or a.duration < 2 or not 0 < a.budget <= 1000000:
@@ -60,15 +65,18 @@ def main():
     res = {k: [] for k in a.kernels}
     for r in range(a.runs):
         for k in a.kernels:
-            kernel, files = arm(k)
+            kernel, files, lead = arm(k)
             run = detection.one_run(Tuned(a.budget, files), a.duration,
-                                    run_vm_args=['--kernel', kernel])
+                                    run_vm_args=['--kernel', kernel],
+                                    lead_s=lead)
             if 'unavailable' in run:
                 raise SystemExit(f'abtest.py: {k}: {run["unavailable"]}')
             vm = run.get('vmstat', {})
             row = {'time_to_90_s': detection.time_to(run['series'], 0.9),
                    'final': run['series'][-1]['fmem_frac'] if run['series'] else None,
                    'khplacement_pct': run.get('cpu', {}).get('khplacement'),
+                   'khplacement_pct_since_setup':
+                       run.get('cpu_since_setup', {}).get('khplacement'),
                    **{c: vm.get(c) for c in ('hpl_promotions', 'hpl_exchanges',
                                              'hpl_sample_ns', 'hpl_migrate_ns')}}
             res[k].append(row)
