@@ -983,20 +983,30 @@ static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
 }
 
 /*
- * Of what an interval used beyond its own budget, what the credit of
- * @credit saved before it paid: migration beyond it, and the sampling of
- * an early interval, which the credit let start early.
+ * What the credit paid of an interval @interval_ns long, which the
+ * controller does not hold against the scale: the migration beyond what
+ * sampling and classification left of the interval's own budget, and, in
+ * an @early interval (which the credit of @credit saved before it let
+ * start before interval_ms), all it used beyond its own budget, up to
+ * that credit.  A regular interval's sampling is judged in full: paid
+ * from the credit, sampling too dear for the budget would spend it all
+ * and leave migration nothing.
  */
 static u64 hpl_saved_ns(const struct hpl_budget_params *bp,
-			const u64 *stage_ns, u64 interval_ns, s64 credit)
+			const u64 *stage_ns, u64 interval_ns, s64 credit,
+			bool early)
 {
-	u64 used = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY] +
-		   stage_ns[HPL_STAGE_MIGRATE];
+	u64 sampled = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
+	u64 migrated = stage_ns[HPL_STAGE_MIGRATE];
 	u64 allowed = hpl_allowed_ns(bp, interval_ns);
 
-	if (credit <= 0 || used <= allowed)
-		return 0;
-	return min_t(u64, used - allowed, credit);
+	if (early) {
+		if (credit <= 0 || sampled + migrated <= allowed)
+			return 0;
+		return min_t(u64, sampled + migrated - allowed, credit);
+	}
+	allowed = allowed > sampled ? allowed - sampled : 0;
+	return migrated > allowed ? migrated - allowed : 0;
 }
 
 /*
@@ -1434,7 +1444,8 @@ static void hpl_interval(void)
 			hpl_watch = true;
 	}
 	hpl_charge_rest(stage_ns, hpl_cpu_ns() - start + handler_ns, nr_todo);
-	saved_ns = hpl_saved_ns(&bp, stage_ns, interval_ns, credit);
+	saved_ns = hpl_saved_ns(&bp, stage_ns, interval_ns, credit,
+				interval_ns < (u64)interval_ms * NSEC_PER_MSEC);
 
 	count_vm_events(HPL_SAMPLE_NS, stage_ns[HPL_STAGE_SAMPLE]);
 	count_vm_events(HPL_CLASSIFY_NS, stage_ns[HPL_STAGE_CLASSIFY]);

@@ -92,6 +92,39 @@ static void hpl_test_round_spans(struct kunit *test)
 					      NULL, 0), 0U);
 }
 
+/* What the credit paid, which the controller leaves out of its judgement. */
+static void hpl_test_saved(struct kunit *test)
+{
+	u64 ns[HPL_NR_STAGES] = { 4 * NSEC_PER_MSEC, 2 * NSEC_PER_MSEC,
+				  20 * NSEC_PER_MSEC };
+	struct hpl_budget_params bp;
+	u64 s = NSEC_PER_SEC;
+
+	hpl_budget_params_init(&bp);
+	/* 1 s at 1 %: 10 ms, 6 of them sampling, 4 left: 16 ms saved */
+	KUNIT_EXPECT_EQ(test, hpl_saved_ns(&bp, ns, s, 0, false),
+			16 * NSEC_PER_MSEC);
+	/* sampling beyond the budget is the scale's business */
+	ns[HPL_STAGE_SAMPLE] = 12 * NSEC_PER_MSEC;
+	KUNIT_EXPECT_EQ(test, hpl_saved_ns(&bp, ns, s, 100 * NSEC_PER_MSEC,
+					   false), 20 * NSEC_PER_MSEC);
+	/* early, 100 ms long: all beyond its 1 ms, up to the credit */
+	KUNIT_EXPECT_EQ(test, hpl_saved_ns(&bp, ns, s / 10,
+					   100 * NSEC_PER_MSEC, true),
+			33 * NSEC_PER_MSEC);
+	KUNIT_EXPECT_EQ(test, hpl_saved_ns(&bp, ns, s / 10,
+					   30 * NSEC_PER_MSEC, true),
+			30 * NSEC_PER_MSEC);
+	KUNIT_EXPECT_EQ(test, hpl_saved_ns(&bp, ns, s / 10, -1, true), 0ULL);
+	/* nothing beyond the budget */
+	ns[HPL_STAGE_SAMPLE] = 0;
+	ns[HPL_STAGE_CLASSIFY] = 0;
+	ns[HPL_STAGE_MIGRATE] = NSEC_PER_MSEC;
+	KUNIT_EXPECT_EQ(test, hpl_saved_ns(&bp, ns, s / 10, NSEC_PER_SEC,
+					   true), 0ULL);
+	KUNIT_EXPECT_EQ(test, hpl_saved_ns(&bp, ns, s, 0, false), 0ULL);
+}
+
 /* The hints to test first: sorted, once each, only in whole PMDs. */
 static void hpl_test_round_prev(struct kunit *test)
 {
@@ -398,6 +431,7 @@ static void hpl_test_hurry(struct kunit *test)
 static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_round_spans),
 	KUNIT_CASE(hpl_test_round_prev),
+	KUNIT_CASE(hpl_test_saved),
 	KUNIT_CASE(hpl_test_hints),
 	KUNIT_CASE(hpl_test_hints_trim),
 	KUNIT_CASE(hpl_test_hints_keep),
