@@ -885,11 +885,15 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	hm->rss = rss;
 	/*
 	 * This look counts as one that saw it grow: not sampled now, it
-	 * settles at the first look after it that sees no growth.
+	 * settles at the first look after it that sees no growth.  Seen for
+	 * the first time, every space looks grown: it settles only after a
+	 * look between intervals saw it grow, so that idle processes found
+	 * at enabling do not bring the next interval forward.
 	 */
 	hm->poll_rss = rss;
 	hm->poll_at = now;
-	hm->poll_grew = hm->growing;
+	hm->poll_grew = hm->growing && hm->seen;
+	hm->seen = true;
 	if (hm->ran == hm->runtime)
 		return false;
 	/*

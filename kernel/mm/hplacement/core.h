@@ -130,6 +130,7 @@ struct hpl_hint {
  * @poll_grew: that look found it still growing (hpl_poll_settled())
  * @settled: a look found it no longer growing: the next interval does
  *	not count it as growing
+ * @seen: an interval has seen it before: @rss is a size it grew from
  */
 struct hpl_mm {
 	struct hlist_node node;
@@ -148,6 +149,7 @@ struct hpl_mm {
 	bool growing;
 	bool poll_grew;
 	bool settled;
+	bool seen;
 };
 
 extern struct mutex hpl_lock;
