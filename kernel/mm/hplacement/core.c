@@ -545,8 +545,8 @@ static unsigned int hpl_round_prev(const struct hpl_mm *hm,
 }
 
 /*
- * Add [@start, @end) to @spans at *@n, less the PMDs of @prev; returns
- * the PMDs added.
+ * Add [@start, @end) to @spans at *@n, less the PMDs of @prev (sorted);
+ * returns the PMDs added.
  */
 static unsigned long hpl_span_add(struct hpl_area *spans, unsigned int *n,
 				  unsigned long start, unsigned long end,
@@ -556,8 +556,8 @@ static unsigned long hpl_span_add(struct hpl_area *spans, unsigned int *n,
 	unsigned long added = (end - start) >> PMD_SHIFT;
 	unsigned int i;
 
-	for (i = 0; i < nr_prev; i++) {
-		if (prev[i] < start || prev[i] >= end)
+	for (i = 0; i < nr_prev && prev[i] < end; i++) {
+		if (prev[i] < start)
 			continue;
 		if (prev[i] > start) {
 			spans[*n].start = start;
@@ -702,12 +702,14 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 
 	if (!nr)
 		return;
-	prev = kvmalloc_array(max(nr_hints, 1U), sizeof(*prev), GFP_KERNEL);
+	/* Without room for them, the hints are only not tested first. */
+	prev = nr_hints ? kvmalloc_array(nr_hints, sizeof(*prev), GFP_KERNEL) :
+			  NULL;
 	nr_prev = prev ? hpl_round_prev(hm, nr_hints, ranges, nr, prev) : 0;
 	spans = kvmalloc_array(nr + 2 * nr_prev, sizeof(*spans), GFP_KERNEL);
 	ab.young = kvmalloc_array(max, sizeof(*ab.young), GFP_KERNEL);
 	ab.last = kvmalloc_array(max, sizeof(*ab.last), GFP_KERNEL);
-	if (prev && spans && ab.young && ab.last)
+	if (spans && ab.young && ab.last)
 		n = hpl_round_spans(spans, ranges, nr, max, prev, nr_prev);
 	for (r = 0; n; r++) {
 		if (r) {
