@@ -25,6 +25,7 @@
 #include <linux/page_idle.h>
 #include <linux/pagewalk.h>
 #include <linux/random.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/cputime.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -73,6 +74,20 @@
 #define HPL_ABIT_STALLS		2
 #define HPL_ABIT_PMDS		512
 #define HPL_ABIT_ROUND_US	100
+/*
+ * Wall time the first round's walk may take before the THPs walked so far
+ * have their rounds on their own, as a chunk.  A THP's wait between two
+ * tests is the delay plus a round's walk: under TCG walking 128 PMDs can
+ * take a millisecond, about as long as a cold THP rests between accesses,
+ * so cold THPs stayed young round after round with the hot ones.
+ */
+#define HPL_ABIT_CHUNK_US	100
+/*
+ * Waits between rounds up to this long spin: a sleep that short ends when
+ * the timer interrupt and the scheduler get round to it, under TCG a
+ * millisecond later, and the wait is what tells hot from cold.
+ */
+#define HPL_ABIT_SPIN_US	100
 #define HPL_ABIT_ROUND_MIN_US	10
 #define HPL_ABIT_ROUND_MAX_US	10000
 /*
@@ -189,6 +204,9 @@ struct hpl_batch {
 	unsigned int nr_last;
 	unsigned int cursor;
 	unsigned int run_end;
+	/* local_clock() at which a chunk's first walk stops, or 0; where */
+	u64 stop_ns;
+	unsigned long stopped;
 	struct hpl_sample samples[HPL_ABIT_BATCH];
 	unsigned int nr;
 	unsigned long nr_fmem;
@@ -196,6 +214,7 @@ struct hpl_batch {
 	unsigned long nr_dropped;
 	unsigned long nr_tested;
 	unsigned long nr_cleared;
+	unsigned long nr_walked;
 };
 
 /*
@@ -482,6 +501,7 @@ static int hpl_round_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 	if (pmd_present(val) && pmd_trans_huge(val) && !is_huge_zero_pmd(val)) {
 		page = pmd_page(val);
 		ab->nr_tested += ab->record;
+		ab->nr_walked++;
 		young = pmdp_test_and_clear_young(walk->vma, addr, pmd);
 		if (young) {
 			ab->nr_cleared++;
@@ -495,6 +515,10 @@ static int hpl_round_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
 	spin_unlock(ptl);
 	if (ab->nr == HPL_ABIT_BATCH)
 		hpl_batch_flush(ab);
+	if (ab->stop_ns && local_clock() >= ab->stop_ns) {
+		ab->stopped = next;
+		return 1;
+	}
 	return 0;
 }
 
@@ -677,18 +701,143 @@ static bool hpl_rounds_go_on(unsigned int r, unsigned int tested,
 	       (u64)tested * (HPL_ABIT_ROUNDS_STABLE - 1);
 }
 
+/* A place in the rounds' spans: span @i, at @addr. */
+struct hpl_span_pos {
+	unsigned int i;
+	unsigned long addr;
+};
+
+static bool hpl_span_before(const struct hpl_span_pos *pos,
+			    const struct hpl_span_pos *end)
+{
+	return pos->i < end->i || (pos->i == end->i && pos->addr < end->addr);
+}
+
+/*
+ * Walk the @n @spans from *@pos up to @end, or, without @end, to their end
+ * or until @ab's stop time passes: *@pos is then where the walk stopped.
+ */
+static void hpl_round_walk(struct mm_struct *mm, struct hpl_batch *ab,
+			   const struct hpl_area *spans, unsigned int n,
+			   struct hpl_span_pos *pos,
+			   const struct hpl_span_pos *end)
+{
+	unsigned long last;
+
+	while (pos->i < n && (!end || hpl_span_before(pos, end))) {
+		last = end && pos->i == end->i ? end->addr : spans[pos->i].end;
+		if (walk_page_range(mm, pos->addr, last, &hpl_round_ops,
+				    ab) > 0 && ab->stopped < last) {
+			pos->addr = ab->stopped;
+			return;
+		}
+		if (++pos->i < n)
+			pos->addr = spans[pos->i].start;
+	}
+}
+
+/*
+ * Wait between two rounds: short waits spin while @spin, so that they last
+ * what they should; other CPUs run the process meanwhile.
+ */
+static void hpl_round_wait(bool spin)
+{
+	unsigned int us = READ_ONCE(hpl_abit_round_us);
+
+	if (spin && us <= HPL_ABIT_SPIN_US)
+		udelay(us);
+	else
+		usleep_range(us, us + us / 4);
+}
+
+/*
+ * The rounds of one chunk of @spans: the first walks from *@pos for
+ * HPL_ABIT_CHUNK_US at most, clearing (*@pos is then where the next chunk
+ * starts); the second tests the same THPs again, each later one only those
+ * young in the round before: a hot THP stays young round after round, a
+ * cold one drops out, and the rounds get short.  @ab->young then lists the
+ * THPs young in the last round.  *@stalls counts the rounds that told
+ * nothing; the waits spin while *@spin.  The mmap_lock is taken for each round only: writers do not
+ * wait out the delays.
+ */
+static void hpl_chunk_rounds(struct hpl_mm *hm, struct hpl_batch *ab,
+			     const struct hpl_area *spans, unsigned int n,
+			     struct hpl_span_pos *pos, unsigned int *stalls,
+			     bool *spin)
+{
+	struct hpl_span_pos from = *pos, at;
+	unsigned int r, tested = 0, first = 0;
+	bool stalled = false;
+	u64 walk_ns = 0;
+
+	ab->nr_young = 0;
+	for (r = 0; ; r++) {
+		if (r && !stalled) {
+			/* Nothing young, nor missed once: nothing to follow. */
+			if (!ab->nr_young)
+				break;
+			if (!hpl_rounds_go_on(r, tested, ab->nr_young))
+				break;
+			tested = ab->nr_young;
+		}
+		if (r) {
+			/* See hpl_abit_clear(): cached entries hide accesses. */
+			flush_tlb_mm(hm->mm);
+			hpl_round_wait(*spin);
+		}
+		if (mmap_read_lock_killable(hm->mm)) {
+			pos->i = n;
+			break;
+		}
+		ab->record = r > 0;
+		ab->nr_cleared = 0;
+		if (r > 1) {
+			hpl_round_again(hm->mm, ab);
+		} else if (r) {
+			ab->nr_young = 0;
+			at = from;
+			hpl_round_walk(hm->mm, ab, spans, n, &at, pos);
+		} else {
+			walk_ns = local_clock();
+			ab->stop_ns = walk_ns + HPL_ABIT_CHUNK_US * NSEC_PER_USEC;
+			first = ab->nr_walked;
+			hpl_round_walk(hm->mm, ab, spans, n, pos, NULL);
+			ab->stop_ns = 0;
+			walk_ns = local_clock() - walk_ns;
+			first = ab->nr_walked - first;
+		}
+		/*
+		 * Not one young after the first round: the process did not
+		 * run during the wait (its vCPU busy with another task); the
+		 * round tells nothing and is done again.  A process that runs
+		 * where khplacement spins cannot run at all: the rounds sleep
+		 * from then on, without that counting as a stall.
+		 */
+		stalled = r && !ab->nr_cleared &&
+			  (*spin || (*stalls)++ < HPL_ABIT_STALLS);
+		*spin = *spin && !stalled;
+		if (stalled) {
+			if (r > 1)
+				hpl_round_undo(ab);
+			r--;
+		}
+		hpl_batch_flush(ab);
+		mmap_read_unlock(hm->mm);
+	}
+	trace_hplacement_abit_chunk(hm->space.id, from.addr, first, walk_ns,
+				    r, ab->nr_young);
+}
+
 /*
  * The THPs of @hm's ranges: clear their accessed bits, then at least
  * HPL_ABIT_ROUNDS times (hpl_rounds_go_on()) flush the TLB, wait
  * hpl_abit_round_us and test and clear them again; every young THP of a
- * round is a sample.  The first round tests them all, each later one only
- * those young in the round before: a hot THP stays young round after
- * round, a cold one drops out, and the rounds get short, so that the delay
- * is not drowned by the time a round takes (under TCG, walking 128 PMDs
- * takes longer than the delay).  Only the THPs young in the last round
- * stay hints; the last interval's @nr_hints hints are tested first.  The
- * mmap_lock is taken for each round only: writers do not wait out the
- * delays.
+ * round is a sample.  So that the wait between two tests of a THP is not
+ * drowned by the time a round's walk takes (under TCG, walking 128 PMDs
+ * takes longer than the delay), they go in chunks of what the first round
+ * walks in HPL_ABIT_CHUNK_US (hpl_chunk_rounds()).  Only the THPs young in
+ * the last round of their chunk stay hints; the last interval's @nr_hints
+ * hints are tested first.
  */
 static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 			    const struct hpl_rank_entry *ranges,
@@ -696,9 +845,11 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 {
 	unsigned long max = hpl_scale_amount(scale, HPL_ABIT_PMDS);
 	struct hpl_batch ab = { .space = &hm->space, .max_young = max };
-	unsigned int i, n = 0, r, tested = 0, stalls = 0, nr_prev;
+	unsigned int i, n = 0, stalls = 0, nr_prev, nr_kept = 0;
+	bool spin = num_online_cpus() > 1;
+	struct hpl_span_pos pos = {};
+	unsigned long *prev, *kept;
 	struct hpl_area *spans;
-	unsigned long *prev;
 
 	if (!nr)
 		return;
@@ -709,49 +860,18 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 	spans = kvmalloc_array(nr + 2 * nr_prev, sizeof(*spans), GFP_KERNEL);
 	ab.young = kvmalloc_array(max, sizeof(*ab.young), GFP_KERNEL);
 	ab.last = kvmalloc_array(max, sizeof(*ab.last), GFP_KERNEL);
-	if (spans && ab.young && ab.last)
+	kept = kvmalloc_array(max, sizeof(*kept), GFP_KERNEL);
+	if (spans && ab.young && ab.last && kept)
 		n = hpl_round_spans(spans, ranges, nr, max, prev, nr_prev);
-	for (r = 0; n; r++) {
-		if (r) {
-			/* Nothing young, nor missed once: nothing to follow. */
-			if (!ab.nr_young)
-				break;
-			if (!hpl_rounds_go_on(r, tested, ab.nr_young))
-				break;
-			tested = ab.nr_young;
-			/* See hpl_abit_clear(): cached entries hide accesses. */
-			flush_tlb_mm(hm->mm);
-			usleep_range(hpl_abit_round_us,
-				     hpl_abit_round_us + hpl_abit_round_us / 4);
-		}
-		if (mmap_read_lock_killable(hm->mm))
-			break;
-		ab.record = r > 0;
-		ab.nr_cleared = 0;
-		if (r > 1) {
-			hpl_round_again(hm->mm, &ab);
-			/*
-			 * Not one young, not even of those young a round ago:
-			 * the process did not run during the wait (its vCPU
-			 * busy with another task); the round tells nothing.
-			 */
-			if (!ab.nr_cleared && stalls++ < HPL_ABIT_STALLS) {
-				hpl_round_undo(&ab);
-				r--;
-			}
-		} else {
-			ab.nr_young = 0;
-			for (i = 0; i < n; i++)
-				walk_page_range(hm->mm, spans[i].start,
-						spans[i].end, &hpl_round_ops,
-						&ab);
-		}
-		hpl_batch_flush(&ab);
-		mmap_read_unlock(hm->mm);
+	if (n)
+		pos.addr = spans[0].start;
+	while (pos.i < n) {
+		hpl_chunk_rounds(hm, &ab, spans, n, &pos, &stalls, &spin);
+		for (i = 0; i < ab.nr_young && nr_kept < max; i++)
+			kept[nr_kept++] = ab.young[i] & PMD_MASK;
 	}
-	for (i = 0; i < ab.nr_young; i++)
-		ab.young[i] &= PMD_MASK;
-	hpl_hints_keep(hm, ab.young, ab.nr_young);
+	hpl_hints_keep(hm, kept, nr_kept);
+	kvfree(kept);
 	kvfree(ab.young);
 	kvfree(ab.last);
 	kvfree(spans);

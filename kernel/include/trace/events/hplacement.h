@@ -127,6 +127,41 @@ TRACE_EVENT(hplacement_migrate,
 		  __entry->demoted, __entry->failed)
 );
 
+/*
+ * The abit source's rounds over one chunk of THPs: @tested in the first,
+ * walked in @walk_ns of wall time; @young of them young in the last of
+ * @rounds rounds.
+ */
+TRACE_EVENT(hplacement_abit_chunk,
+
+	TP_PROTO(u64 space, unsigned long start, u32 tested, u64 walk_ns,
+		 u32 rounds, u32 young),
+
+	TP_ARGS(space, start, tested, walk_ns, rounds, young),
+
+	TP_STRUCT__entry(
+		__field(u64, space)
+		__field(unsigned long, start)
+		__field(u64, walk_ns)
+		__field(u32, tested)
+		__field(u32, rounds)
+		__field(u32, young)
+	),
+
+	TP_fast_assign(
+		__entry->space = space;
+		__entry->start = start;
+		__entry->walk_ns = walk_ns;
+		__entry->tested = tested;
+		__entry->rounds = rounds;
+		__entry->young = young;
+	),
+
+	TP_printk("space=%llu from=0x%lx tested=%u walk_ns=%llu rounds=%u young=%u",
+		  __entry->space, __entry->start, __entry->tested,
+		  __entry->walk_ns, __entry->rounds, __entry->young)
+);
+
 /* The budget controller's decision at the end of an interval. */
 TRACE_EVENT(hplacement_budget,
 
