@@ -94,15 +94,17 @@ static u32 hpl_budget_next_scale(const struct hpl_budget_params *p,
  * @stage_ns: ns spent by each stage in the interval
  * @saved_ns: ns paid from budget saved in earlier intervals (at most
  *	what the interval used)
+ * @reserve_ns: ns of the interval's budget held back for migration that
+ *	waited for it: judged as used, so that the work scale leaves it
  * @interval_ns: length of the interval; 0 leaves the scale alone
  *
  * Return: the work scale for the next interval.
  */
 u32 hpl_budget_update(struct hpl_budget *b, const struct hpl_budget_params *p,
 		      const u64 stage_ns[HPL_NR_STAGES], u64 saved_ns,
-		      u64 interval_ns)
+		      u64 reserve_ns, u64 interval_ns)
 {
-	u64 used = 0, sum;
+	u64 used = 0, sum, judged;
 	bool throttled;
 	int i;
 
@@ -115,9 +117,10 @@ u32 hpl_budget_update(struct hpl_budget *b, const struct hpl_budget_params *p,
 
 	b->used_ppm = hpl_used_ppm(used, interval_ns);
 	saved_ns = min(saved_ns, used);
+	if (check_add_overflow(used - saved_ns, reserve_ns, &judged))
+		judged = U64_MAX;
 	b->scale = hpl_budget_next_scale(p, b->scale,
-					 hpl_used_ppm(used - saved_ns,
-						      interval_ns),
+					 hpl_used_ppm(judged, interval_ns),
 					 &throttled);
 	if (throttled)
 		b->nr_throttles++;

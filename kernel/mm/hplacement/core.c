@@ -15,6 +15,7 @@
  * tested apart, in rounds microseconds apart (hpl_abit_rounds()).
  */
 
+#include <linux/bsearch.h>
 #include <linux/delay.h>
 #include <linux/exchange.h>
 #include <linux/freezer.h>
@@ -77,11 +78,14 @@
 /*
  * Wall time the first round's walk may take before the THPs walked so far
  * have their rounds on their own, as a chunk.  A THP's wait between two
- * tests is the delay plus a round's walk: under TCG walking 128 PMDs can
- * take a millisecond, about as long as a cold THP rests between accesses,
- * so cold THPs stayed young round after round with the hot ones.
+ * tests is the delay plus a round's walk: under TCG walking 128 PMDs
+ * takes 0.1-0.2 ms, stretched to 1 ms when the host preempts the vCPU, as
+ * long as a cold THP rests between accesses.  Chunks are not smaller:
+ * each round costs a TLB flush, whose IPI waits for the process's vCPU
+ * (0.25-0.4 ms of CPU a round under TCG), and chunks of 100 us took the
+ * budget that migration needed.
  */
-#define HPL_ABIT_CHUNK_US	100
+#define HPL_ABIT_CHUNK_US	1000
 /*
  * Waits between rounds up to this long spin: a sleep that short ends when
  * the timer interrupt and the scheduler get round to it, under TCG a
@@ -768,7 +772,7 @@ static void hpl_chunk_rounds(struct hpl_mm *hm, struct hpl_batch *ab,
 	struct hpl_span_pos from = *pos, at;
 	unsigned int r, tested = 0, first = 0;
 	bool stalled = false;
-	u64 walk_ns = 0;
+	u64 walk_ns = 0, cpu_ns = hpl_cpu_ns();
 
 	ab->nr_young = 0;
 	for (r = 0; ; r++) {
@@ -825,7 +829,8 @@ static void hpl_chunk_rounds(struct hpl_mm *hm, struct hpl_batch *ab,
 		mmap_read_unlock(hm->mm);
 	}
 	trace_hplacement_abit_chunk(hm->space.id, from.addr, first, walk_ns,
-				    r, ab->nr_young);
+				    r, ab->nr_young, hpl_abit_round_us, *spin,
+				    hpl_cpu_ns() - cpu_ns);
 }
 
 /*
@@ -871,6 +876,10 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 			kept[nr_kept++] = ab.young[i] & PMD_MASK;
 	}
 	hpl_hints_keep(hm, kept, nr_kept);
+	for (i = 0; i < hm->nr_hints; i++)
+		if (bsearch(&hm->hints[i].addr, prev, nr_prev, sizeof(*prev),
+			    hpl_addr_cmp))
+			hm->nr_waiting++;
 	kvfree(kept);
 	kvfree(ab.young);
 	kvfree(ab.last);
@@ -1000,6 +1009,7 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	u64 t0 = hpl_cpu_ns();
 
 	hm->nr_hints = 0;
+	hm->nr_waiting = 0;
 	/* Grown since the last interval, but a look found it settled. */
 	hm->growing = !hm->settled &&
 		      rss > hm->rss + (hm->rss >> HPL_GROWING_SHIFT);
@@ -1421,6 +1431,28 @@ static bool hpl_have_hints(struct hpl_mm **hms, unsigned int nr)
 	return false;
 }
 
+/*
+ * Budget of an interval @interval_ns long that sampling leaves to
+ * migration after one that ended with hot pages waiting on SMEM since the
+ * interval before and no credit to move them: half of it.  At the scale
+ * that fits the budget, sampling takes 80-100 % of it; the hot set found
+ * then waited seconds for the few hundred microseconds a second that the
+ * credit grew by.
+ */
+static u64 hpl_reserve_ns(const struct hpl_budget_params *bp,
+			  struct hpl_mm **hms, unsigned int nr,
+			  u64 interval_ns)
+{
+	unsigned int i;
+
+	if (hpl_credit_ns > 0)
+		return 0;
+	for (i = 0; i < nr; i++)
+		if (hms[i]->nr_waiting)
+			return hpl_allowed_ns(bp, interval_ns) / 2;
+	return 0;
+}
+
 static unsigned int hpl_hurry_min_ms(unsigned int interval_ms)
 {
 	return max(interval_ms / HPL_HURRY_DIV, HPL_INTERVAL_MS_MIN);
@@ -1456,7 +1488,7 @@ static unsigned int hpl_early_ms(const struct hpl_budget_params *bp,
 static void hpl_interval(void)
 {
 	u64 stage_ns[HPL_NR_STAGES] = {}, throttles, nr_ranges = 0, headroom;
-	u64 saved_ns, interval_ns;
+	u64 saved_ns, interval_ns, reserve_ns = 0;
 	u64 start = hpl_cpu_ns() - hpl_poll_ns, handler_ns;
 	static ktime_t last;
 	struct hpl_budget_params bp;
@@ -1542,6 +1574,7 @@ static void hpl_interval(void)
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
 		hpl_credit_ns -= ns;
+		reserve_ns = hpl_reserve_ns(&bp, todo, nr_todo, interval_ns);
 		/* Few pages: the fixed cost of the stage would dominate. */
 		if (moved >= HPL_MIGRATE_BATCH_MIN)
 			hpl_page_cost(div64_u64(ns, moved));
@@ -1578,7 +1611,8 @@ static void hpl_interval(void)
 	count_vm_events(HPL_MIGRATE_NS, stage_ns[HPL_STAGE_MIGRATE]);
 	throttles = hpl_budget.nr_throttles;
 	scale = hpl_budget.scale;
-	hpl_budget_update(&hpl_budget, &bp, stage_ns, saved_ns, interval_ns);
+	hpl_budget_update(&hpl_budget, &bp, stage_ns, saved_ns, reserve_ns,
+			  interval_ns);
 	trace_hplacement_budget(stage_ns[HPL_STAGE_SAMPLE],
 				stage_ns[HPL_STAGE_CLASSIFY],
 				stage_ns[HPL_STAGE_MIGRATE],

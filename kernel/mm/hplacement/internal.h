@@ -271,7 +271,7 @@ int hpl_budget_params_check(const struct hpl_budget_params *p);
 void hpl_budget_init(struct hpl_budget *b, const struct hpl_budget_params *p);
 u32 hpl_budget_update(struct hpl_budget *b, const struct hpl_budget_params *p,
 		      const u64 stage_ns[HPL_NR_STAGES], u64 saved_ns,
-		      u64 interval_ns);
+		      u64 reserve_ns, u64 interval_ns);
 unsigned long hpl_scale_amount(u32 scale, unsigned long nominal);
 u64 hpl_scale_period(u32 scale, u64 nominal);
 

@@ -50,8 +50,9 @@
  * Folios (and pages: one THP) per migrate_pages() call, and pairs per
  * exchange_folios() call: the stage looks at the time between calls.
  */
+#define HPL_PMD_PAGES		(PMD_SIZE >> PAGE_SHIFT)
 #define HPL_MIGRATE_CHUNK	32
-#define HPL_MIGRATE_CHUNK_PAGES	(PMD_SIZE >> PAGE_SHIFT)
+#define HPL_MIGRATE_CHUNK_PAGES	HPL_PMD_PAGES
 #define HPL_EXCHANGE_CHUNK	64
 
 /* Isolated folios whose place an exchange remembers, at most. */
@@ -103,6 +104,7 @@ struct hpl_where {
  * @fmem: isolate folios on FMEM (cold ones to exchange), else on SMEM
  * @one_node: and only folios on node @nid
  * @anon_only: no file folios (to exchange: exchange_folios() takes anon)
+ * @large_only: only PMD-mapped THPs; the page tables below are not walked
  * @nid: see @one_node
  * @room: free FMEM pages that promoted folios may take, 0 for no limit: a
  *	THP that cannot fit would only fail, after trying to compact FMEM
@@ -121,6 +123,7 @@ struct hpl_promote {
 	bool fmem;
 	bool one_node;
 	bool anon_only;
+	bool large_only;
 	int nid;
 };
 
@@ -203,6 +206,8 @@ static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
 		return pr->nr >= pr->max;
 	}
 #endif
+	if (pr->large_only)
+		return 0;
 	start_pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
 	if (!start_pte)
 		return 0;
@@ -595,6 +600,47 @@ static int hpl_exchange_pairs(struct folio_exchange *pairs, unsigned int nr,
 	return done;
 }
 
+/* Pages of the large folios on @list. */
+static unsigned long hpl_large_pages(struct list_head *list)
+{
+	unsigned long nr = 0;
+	struct folio *folio;
+
+	list_for_each_entry(folio, list, lru)
+		if (folio_test_large(folio))
+			nr += folio_nr_pages(folio);
+	return nr;
+}
+
+/*
+ * Isolate exchange partners for @cold from the coldest of the @n ranges
+ * up, below @last, the last range a hot folio came from: cold ones, and
+ * hot ones at most half as hot as the bar @score.  When everything in use
+ * fits FMEM's capacity, every range is hot (a buffer's first-touched,
+ * never reused part too); once the cold ranges' FMEM pages were gone, a
+ * hot set left on SMEM found no partner and waited for splits to tell its
+ * range apart.  The margin keeps two ranges of alike hotness from trading
+ * places.
+ */
+static void hpl_isolate_partners(struct hpl_mm **hms, unsigned int nr_hms,
+				 const struct hpl_rank_entry *entries,
+				 unsigned int n, unsigned int last, u64 score,
+				 struct hpl_promote *cold)
+{
+	struct mm_struct *mm;
+
+	while (n-- > last + 1 && cold->nr < cold->max &&
+	       !hpl_walk_time_up()) {
+		if (entries[n].class != HPL_COLD &&
+		    entries[n].score > score / 2)
+			continue;
+		mm = hpl_find_mm(hms, nr_hms, entries[n].space_id);
+		if (mm)
+			hpl_isolate_range(mm, entries[n].start, entries[n].end,
+					  cold);
+	}
+}
+
 /*
  * FMEM is full: exchange the SMEM pages of the hot ranges (@entries is
  * sorted by rank, hottest first) with FMEM pages of the cold ranges,
@@ -628,7 +674,7 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	unsigned long start, end, got;
 	u64 score = U64_MAX;
 	unsigned int big_order = 0, max_pairs = 0;
-	unsigned long big_pages = 0;
+	unsigned long big_pages = 0, large;
 	bool split = true;
 	struct hpl_mm *hm;
 	LIST_HEAD(paired);
@@ -681,24 +727,22 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 					    sizeof(*cold.where), GFP_KERNEL);
 	}
 	/*
-	 * Partners from the coldest ranges up, below the last range a hot
-	 * folio came from: cold ones, and hot ones at most half as hot as
-	 * the bar (@score, above).  When everything in use fits FMEM's
-	 * capacity, every range is hot (a buffer's first-touched, never
-	 * reused part too); once the cold ranges' FMEM pages were gone, a hot
-	 * set left on SMEM found no partner and waited for splits to tell its
-	 * range apart.  The margin keeps two ranges of alike hotness from
-	 * trading places.
+	 * A hot THP paired with small cold folios is split and exchanged a
+	 * 4 KiB page at a time, at hundreds of times the cost: its partners
+	 * are looked for among the cold THPs first, in all of the partners'
+	 * ranges (only their PMDs are walked), before the small folios of
+	 * the coldest ranges take its place.
 	 */
-	while (n-- > last + 1 && cold.nr < cold.max) {
-		if (entries[n].class != HPL_COLD &&
-		    entries[n].score > score / 2)
-			continue;
-		mm = hpl_find_mm(hms, nr_hms, entries[n].space_id);
-		if (mm)
-			hpl_isolate_range(mm, entries[n].start, entries[n].end,
-					  &cold);
+	large = hpl_large_pages(&hot.folios);
+	if (large) {
+		cold.large_only = true;
+		cold.max = large;
+		hpl_isolate_partners(hms, nr_hms, entries, n, last, score,
+				     &cold);
+		cold.large_only = false;
+		cold.max = hot.nr;
 	}
+	hpl_isolate_partners(hms, nr_hms, entries, n, last, score, &cold);
 	if (hot.where)
 		sort(hot.where, hot.nr_where, sizeof(*hot.where),
 		     hpl_where_cmp, NULL);
@@ -1021,7 +1065,11 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	}
 	avail = room - headroom;
 	max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), cap);
-	if (avail < max)
+	/*
+	 * Less room than the pages to move, or than a THP (the first of a
+	 * batch goes however small the cap): exchange too.
+	 */
+	if (avail < max || avail < HPL_PMD_PAGES)
 		moved += hpl_exchange(hms, nr, entries, n, target, smem,
 				      min(hpl_scale_amount(scale,
 							   HPL_EXCHANGE_PAGES),

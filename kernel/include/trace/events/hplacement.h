@@ -130,36 +130,46 @@ TRACE_EVENT(hplacement_migrate,
 /*
  * The abit source's rounds over one chunk of THPs: @tested in the first,
  * walked in @walk_ns of wall time; @young of them young in the last of
- * @rounds rounds.
+ * @rounds rounds, @wait_us apart (spinning if @spin), which took @cpu_ns
+ * of khplacement's CPU time in all.
  */
 TRACE_EVENT(hplacement_abit_chunk,
 
 	TP_PROTO(u64 space, unsigned long start, u32 tested, u64 walk_ns,
-		 u32 rounds, u32 young),
+		 u32 rounds, u32 young, u32 wait_us, bool spin, u64 cpu_ns),
 
-	TP_ARGS(space, start, tested, walk_ns, rounds, young),
+	TP_ARGS(space, start, tested, walk_ns, rounds, young, wait_us, spin,
+		cpu_ns),
 
 	TP_STRUCT__entry(
 		__field(u64, space)
 		__field(unsigned long, start)
 		__field(u64, walk_ns)
+		__field(u64, cpu_ns)
 		__field(u32, tested)
 		__field(u32, rounds)
 		__field(u32, young)
+		__field(u32, wait_us)
+		__field(bool, spin)
 	),
 
 	TP_fast_assign(
 		__entry->space = space;
 		__entry->start = start;
 		__entry->walk_ns = walk_ns;
+		__entry->cpu_ns = cpu_ns;
 		__entry->tested = tested;
 		__entry->rounds = rounds;
 		__entry->young = young;
+		__entry->wait_us = wait_us;
+		__entry->spin = spin;
 	),
 
-	TP_printk("space=%llu from=0x%lx tested=%u walk_ns=%llu rounds=%u young=%u",
+	TP_printk("space=%llu from=0x%lx tested=%u walk_ns=%llu rounds=%u young=%u wait_us=%u%s cpu_ns=%llu",
 		  __entry->space, __entry->start, __entry->tested,
-		  __entry->walk_ns, __entry->rounds, __entry->young)
+		  __entry->walk_ns, __entry->rounds, __entry->young,
+		  __entry->wait_us, __entry->spin ? " spin" : "",
+		  __entry->cpu_ns)
 );
 
 /* The budget controller's decision at the end of an interval. */

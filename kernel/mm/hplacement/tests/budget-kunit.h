@@ -20,7 +20,7 @@ static u32 hpl_t_feed(struct hpl_budget *b, const struct hpl_budget_params *p,
 	/* 100 ms: 1 ppm is 100 ns; split over the stages as 2:1:1 */
 	u64 ns[HPL_NR_STAGES] = { ppm * 50, ppm * 25, ppm * 25 };
 
-	return hpl_budget_update(b, p, ns, 0, 100 * HPL_T_MS);
+	return hpl_budget_update(b, p, ns, 0, 0, 100 * HPL_T_MS);
 }
 
 static void hpl_test_budget_params(struct kunit *test)
@@ -79,7 +79,7 @@ static void hpl_test_budget_over(struct kunit *test)
 	hpl_budget_params_init(&p);
 	hpl_budget_init(&b, &p);
 	/* 2 ms in 100 ms: 20000 ppm, twice the budget */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 100 * HPL_T_MS),
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 0, 100 * HPL_T_MS),
 			512U);
 	KUNIT_EXPECT_EQ(test, b.used_ppm, 20000U);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
@@ -118,7 +118,7 @@ static void hpl_test_budget_under(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, b.nr_intervals, 5ULL);
 
 	/* an empty interval changes nothing but the stage totals */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 0), 640U);
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 0, 0), 640U);
 	KUNIT_EXPECT_EQ(test, b.nr_intervals, 5ULL);
 	KUNIT_EXPECT_EQ(test, b.stage_ns[HPL_STAGE_CLASSIFY],
 			(5000ULL + 7999 + 8000 + 9999 + 10000) * 25 + 8);
@@ -135,16 +135,16 @@ static void hpl_test_budget_saved(struct kunit *test)
 	hpl_budget_init(&b, &p);
 	b.scale = 512;
 	/* 5.75 ms in 100 ms, all of the migration saved: 7500 ppm judged */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 5 * HPL_T_MS,
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 5 * HPL_T_MS, 0,
 						100 * HPL_T_MS), 576U);
 	KUNIT_EXPECT_EQ(test, b.used_ppm, 57500U);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 0ULL);
 	/* 4 ms saved: 17500 ppm judged, over */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 4 * HPL_T_MS,
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 4 * HPL_T_MS, 0,
 						100 * HPL_T_MS), 329U);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
 	/* no more saved than the interval used */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 10 * HPL_T_MS,
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 10 * HPL_T_MS, 0,
 						100 * HPL_T_MS), 393U);
 	KUNIT_EXPECT_EQ(test, b.used_ppm, 57500U);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
@@ -156,9 +156,29 @@ static void hpl_test_budget_saved(struct kunit *test)
 	ns[HPL_STAGE_SAMPLE] = 6 * HPL_T_MS;
 	ns[HPL_STAGE_CLASSIFY] = 0;
 	ns[HPL_STAGE_MIGRATE] = 0;
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 5 * HPL_T_MS,
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 5 * HPL_T_MS, 0,
 						100 * HPL_T_MS), 393U);
 	KUNIT_EXPECT_EQ(test, b.used_ppm, 60000U);
+	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
+}
+
+/* Budget held back for migration counts against the scale, not as used. */
+static void hpl_test_budget_reserve(struct kunit *test)
+{
+	u64 ns[HPL_NR_STAGES] = { 85 * HPL_T_MS / 100, 0, 0 };
+	struct hpl_budget_params p;
+	struct hpl_budget b;
+
+	hpl_budget_params_init(&p);
+	hpl_budget_init(&b, &p);
+	b.scale = 512;
+	/* 0.85 ms of 1 ms allowed in 100 ms: within the band, held */
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 0,
+						100 * HPL_T_MS), 512U);
+	/* half the budget held back: 13500 ppm judged, cut */
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, HPL_T_MS / 2,
+						100 * HPL_T_MS), 379U);
+	KUNIT_EXPECT_EQ(test, b.used_ppm, 8500U);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 1ULL);
 }
 
@@ -179,7 +199,7 @@ static void hpl_test_budget_clamp(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hpl_t_feed(&b, &p, 20000), HPL_SCALE_ONE / 64);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 2ULL);
 	/* saturated stage times */
-	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 1),
+	KUNIT_EXPECT_EQ(test, hpl_budget_update(&b, &p, ns, 0, 0, 1),
 			HPL_SCALE_ONE / 64);
 	KUNIT_EXPECT_EQ(test, b.used_ppm, U32_MAX);
 	KUNIT_EXPECT_EQ(test, b.nr_throttles, 3ULL);
@@ -232,6 +252,7 @@ static struct kunit_case hpl_budget_test_cases[] = {
 	KUNIT_CASE(hpl_test_budget_over),
 	KUNIT_CASE(hpl_test_budget_under),
 	KUNIT_CASE(hpl_test_budget_saved),
+	KUNIT_CASE(hpl_test_budget_reserve),
 	KUNIT_CASE(hpl_test_budget_clamp),
 	KUNIT_CASE(hpl_test_budget_converge),
 	KUNIT_CASE(hpl_test_budget_apply),
