@@ -761,8 +761,8 @@ static void hpl_round_wait(bool spin)
  * young in the round before: a hot THP stays young round after round, a
  * cold one drops out, and the rounds get short.  @ab->young then lists the
  * THPs young in the last round.  *@stalls counts the rounds that told
- * nothing; the waits spin while *@spin.  The mmap_lock is taken for each round only: writers do not
- * wait out the delays.
+ * nothing; the waits spin while *@spin.  The mmap_lock is taken for each
+ * round only: writers do not wait out the delays.
  */
 static void hpl_chunk_rounds(struct hpl_mm *hm, struct hpl_batch *ab,
 			     const struct hpl_area *spans, unsigned int n,
