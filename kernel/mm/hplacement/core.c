@@ -876,10 +876,6 @@ static void hpl_abit_rounds(struct hpl_mm *hm, u32 scale,
 			kept[nr_kept++] = ab.young[i] & PMD_MASK;
 	}
 	hpl_hints_keep(hm, kept, nr_kept);
-	for (i = 0; i < hm->nr_hints; i++)
-		if (bsearch(&hm->hints[i].addr, prev, nr_prev, sizeof(*prev),
-			    hpl_addr_cmp))
-			hm->nr_waiting++;
 	kvfree(kept);
 	kvfree(ab.young);
 	kvfree(ab.last);
@@ -992,6 +988,34 @@ static struct hpl_area *hpl_mm_areas(struct mm_struct *mm, unsigned int *nr)
 }
 
 /*
+ * Keep the addresses of @hm's hints, sorted, before the interval's samples
+ * make new ones: hpl_hints_waiting() looks for them at its end.
+ */
+static void hpl_hints_remember(struct hpl_mm *hm)
+{
+	unsigned int i;
+
+	for (i = 0; i < hm->nr_hints; i++)
+		hm->last_hints[i] = hm->hints[i].addr;
+	hm->nr_last_hints = hm->nr_hints;
+	sort(hm->last_hints, hm->nr_last_hints, sizeof(hm->last_hints[0]),
+	     hpl_addr_cmp, NULL);
+}
+
+/* The hints of @hm that were hints the interval before too. */
+static unsigned int hpl_hints_waiting(const struct hpl_mm *hm)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < hm->nr_hints; i++)
+		if (bsearch(&hm->hints[i].addr, hm->last_hints,
+			    hm->nr_last_hints, sizeof(hm->last_hints[0]),
+			    hpl_addr_cmp))
+			n++;
+	return n;
+}
+
+/*
  * Sync @hm with its mappings and clear the accessed bits to sample.
  * Returns false, doing nothing, if none of its threads has run since it
  * was last sampled: its pages were not accessed, and its mappings did not
@@ -1008,8 +1032,8 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	unsigned int nr_hints = hm->nr_hints;
 	u64 t0 = hpl_cpu_ns();
 
+	hpl_hints_remember(hm);
 	hm->nr_hints = 0;
-	hm->nr_waiting = 0;
 	/* Grown since the last interval, but a look found it settled. */
 	hm->growing = !hm->settled &&
 		      rss > hm->rss + (hm->rss >> HPL_GROWING_SHIFT);
@@ -1071,6 +1095,7 @@ static unsigned int hpl_mm_finish(struct hpl_mm *hm,
 	hpl_abit_sample(hm, stage_ns);
 	t0 = hpl_cpu_ns();
 	hpl_hints_trim(hm);
+	hm->nr_waiting = hpl_hints_waiting(hm);
 	hpl_space_end_interval(&hm->space, p, &st);
 	count_vm_events(HPL_SPLITS, st.nr_splits);
 	count_vm_events(HPL_MERGES, st.nr_merges);

@@ -122,8 +122,10 @@ struct hpl_hint {
  * @hints: the PMDs where this interval's samples on SMEM fell, with
  *	their number of samples; sorted by it, most first, before migration
  * @nr_hints: entries of @hints
- * @nr_waiting: of them, hints of the interval before too: hot pages that
- *	stayed on SMEM for an interval
+ * @last_hints: the addresses of the interval before's hints, sorted
+ * @nr_last_hints: entries of @last_hints
+ * @nr_waiting: hints that were hints the interval before too: hot pages
+ *	that stayed on SMEM for an interval (any source)
  * @rss: its resident pages when last sampled
  * @growing: @rss grew by more than an HPL_GROWING_SHIFT share of itself
  *	since the interval before: memory is being first touched
@@ -145,6 +147,8 @@ struct hpl_mm {
 	unsigned int nr_windows;
 	struct hpl_hint hints[HPL_NR_HINTS];
 	unsigned int nr_hints;
+	unsigned long last_hints[HPL_NR_HINTS];
+	unsigned int nr_last_hints;
 	unsigned int nr_waiting;
 	unsigned long rss;
 	unsigned long poll_rss;

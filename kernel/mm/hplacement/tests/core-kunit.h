@@ -150,6 +150,35 @@ static void hpl_test_round_prev(struct kunit *test)
 			0U);
 }
 
+/* Hints of the interval before found again, whatever their order. */
+static void hpl_test_hints_waiting(struct kunit *test)
+{
+	static const unsigned long before[] = {
+		0x40200000, 0x600000, 0x10000000, 0x7fe00000,
+	};
+	static const unsigned long now[] = {
+		0x10000000, 0x800000, 0x40200000, 0x40400000, 0x600000,
+	};
+	struct hpl_mm *hm;
+	unsigned int i;
+
+	hm = kunit_kzalloc(test, sizeof(*hm), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, hm);
+	KUNIT_EXPECT_EQ(test, hpl_hints_waiting(hm), 0U);
+	for (i = 0; i < ARRAY_SIZE(before); i++)
+		hm->hints[i].addr = before[i];
+	hm->nr_hints = ARRAY_SIZE(before);
+	hpl_hints_remember(hm);
+	KUNIT_EXPECT_EQ(test, hpl_hints_waiting(hm), 4U);
+	for (i = 0; i < ARRAY_SIZE(now); i++)
+		hm->hints[i].addr = now[i];
+	hm->nr_hints = ARRAY_SIZE(now);
+	KUNIT_EXPECT_EQ(test, hpl_hints_waiting(hm), 3U);
+	hpl_hints_remember(hm);
+	hm->nr_hints = 0;
+	KUNIT_EXPECT_EQ(test, hpl_hints_waiting(hm), 0U);
+}
+
 static void hpl_t_sample(struct hpl_batch *ab, unsigned long addr, bool fmem)
 {
 	ab->samples[ab->nr].addr = addr;
@@ -431,6 +460,7 @@ static void hpl_test_hurry(struct kunit *test)
 static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_round_spans),
 	KUNIT_CASE(hpl_test_round_prev),
+	KUNIT_CASE(hpl_test_hints_waiting),
 	KUNIT_CASE(hpl_test_saved),
 	KUNIT_CASE(hpl_test_hints),
 	KUNIT_CASE(hpl_test_hints_trim),
