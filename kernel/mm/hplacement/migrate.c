@@ -99,8 +99,11 @@ struct hpl_where {
 /**
  * struct hpl_promote - folios isolated by a page walk
  * @folios: the isolated folios
- * @nr: pages in @folios
+ * @nr: pages isolated, in @folios or since migrated or put back
  * @max: isolate no more pages
+ * @nr_folios: folios isolated by the current walk
+ * @max_folios: if not 0, the walk stops at this many, at @next
+ * @next: where a walk stopped by @max_folios would go on
  * @fmem: isolate folios on FMEM (cold ones to exchange), else on SMEM
  * @one_node: and only folios on node @nid
  * @anon_only: no file folios (to exchange: exchange_folios() takes anon)
@@ -116,6 +119,9 @@ struct hpl_promote {
 	struct list_head folios;
 	unsigned long nr;
 	unsigned long max;
+	unsigned int nr_folios;
+	unsigned int max_folios;
+	unsigned long next;
 	unsigned long room;
 	struct hpl_where *where;
 	unsigned int nr_where;
@@ -162,6 +168,7 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio,
 	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
 			    nr);
 	pr->nr += nr;
+	pr->nr_folios++;
 	if (pr->where && pr->nr_where < pr->max_where)
 		pr->where[pr->nr_where++] = (struct hpl_where) {
 			.pfn = folio_pfn(folio),
@@ -169,6 +176,13 @@ static void hpl_promote_folio(struct hpl_promote *pr, struct folio *folio,
 			.mm = mm,
 			.addr = addr - (folio_page_idx(folio, page) << PAGE_SHIFT),
 		};
+}
+
+/* The walk isolated all it may: a chunk (see @pr->next) or the most. */
+static bool hpl_promote_full(const struct hpl_promote *pr)
+{
+	return pr->nr >= pr->max ||
+	       (pr->max_folios && pr->nr_folios >= pr->max_folios);
 }
 
 /* Pages of the folios on @list that NR_ISOLATED_FILE counts. */
@@ -203,7 +217,10 @@ static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
 			hpl_promote_folio(pr, page_folio(pmd_page(val)),
 					  pmd_page(val), walk->mm, addr);
 		spin_unlock(ptl);
-		return pr->nr >= pr->max;
+		if (!hpl_promote_full(pr))
+			return 0;
+		pr->next = next;
+		return 1;
 	}
 #endif
 	if (pr->large_only)
@@ -211,7 +228,7 @@ static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
 	start_pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
 	if (!start_pte)
 		return 0;
-	for (pte = start_pte; addr < next && pr->nr < pr->max;
+	for (pte = start_pte; addr < next && !hpl_promote_full(pr);
 	     pte++, addr += PAGE_SIZE) {
 		pte_t ptent = ptep_get(pte);
 		struct page *page;
@@ -226,7 +243,10 @@ static int hpl_promote_pmd(pmd_t *pmd, unsigned long addr,
 		hpl_promote_folio(pr, folio, page, walk->mm, addr);
 	}
 	pte_unmap_unlock(start_pte, ptl);
-	return pr->nr >= pr->max;
+	if (!hpl_promote_full(pr))
+		return 0;
+	pr->next = addr;
+	return 1;
 }
 
 static const struct mm_walk_ops hpl_promote_ops = {
@@ -312,7 +332,10 @@ static unsigned int hpl_migrate_list(struct hpl_promote *pr, int from,
  * Migrate the pages of [@start, @end) of @mm that are on SMEM (promote,
  * into @room free pages, 0: no limit) or on FMEM node @from (demote,
  * @fmem) to @nid, @max at most; pages that were tried but did not move
- * are added to @failed and put back, not retried.
+ * are added to @failed and put back, not retried.  The walk isolates one
+ * migration chunk at a time: when the stage's time ends after a chunk of
+ * 4 KiB pages (100 us each under TCG), isolating the rest of a PMD's
+ * pages only to put them back would have cost as much as moving them.
  */
 static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 				    unsigned long end, int from, int nid,
@@ -326,17 +349,22 @@ static unsigned long hpl_move_range(struct mm_struct *mm, unsigned long start,
 		.fmem = fmem,
 		.one_node = fmem,
 		.nid = from,
+		.max_folios = HPL_MIGRATE_CHUNK,
 	};
-	unsigned long tried = 0;
-	unsigned int nr_succeeded;
+	unsigned long tried = 0, moved = 0;
 
-	hpl_isolate_range(mm, start, end, &pr);
-	if (list_empty(&pr.folios))
-		return 0;
-	nr_succeeded = hpl_migrate_list(&pr, from, nid, &tried);
-	putback_movable_pages(&pr.folios);
-	*failed += tried > nr_succeeded ? tried - nr_succeeded : 0;
-	return nr_succeeded;
+	do {
+		pr.nr_folios = 0;
+		pr.next = end;
+		hpl_isolate_range(mm, start, end, &pr);
+		if (list_empty(&pr.folios))
+			break;
+		moved += hpl_migrate_list(&pr, from, nid, &tried);
+		putback_movable_pages(&pr.folios);
+		start = pr.next;
+	} while (start < end && pr.nr < pr.max && !hpl_time_up());
+	*failed += tried > moved ? tried - moved : 0;
+	return moved;
 }
 
 /*
