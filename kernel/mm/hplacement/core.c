@@ -107,6 +107,12 @@
 #define HPL_ABIT_DELAY_MAX_MS	100
 #define HPL_ABIT_YOUNG_HIGH	12	/* percent */
 #define HPL_ABIT_YOUNG_LOW	3
+/*
+ * Young after the wait for the next interval (struct hpl_mm.deferred):
+ * a program's hot part can be most of what is tested, so only when
+ * nearly every page is young are the cold ones surely young too.
+ */
+#define HPL_ABIT_DEFERRED_HIGH	50
 
 #define HPL_HASH_BITS		8
 
@@ -920,13 +926,46 @@ static void hpl_abit_adapt(void)
 }
 
 /*
- * Second pass, hpl_abit_delay_ms later: the pages of the windows that
- * were accessed since are the samples.
+ * Whether @hm's windows wait for its next interval, judged by the share
+ * of young pages they found, @young of @tested.  Pages that a program
+ * reads a few times a second (a key-value store's values, each key read
+ * now and then) are seldom young after a delay of milliseconds, and
+ * their samples are too few to tell the hot part of a range from the
+ * rest: tested at the next interval, a second or so after they were
+ * cleared, the same windows find most of them, for the same walks and no
+ * wait.  Judged on this mm's own pages, not by waiting for the shared
+ * delay to grow, which one sampled interval in two doubles.  Back to the
+ * delay when the long wait finds most pages young: cold pages that are
+ * touched now and then look hot too after it.
  */
-static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
+static void hpl_abit_defer(struct hpl_mm *hm, unsigned long tested,
+			   unsigned long young)
+{
+	unsigned long t = hm->abit_tested + tested;
+	unsigned long y = hm->abit_young + young;
+
+	hm->abit_tested = t;
+	hm->abit_young = y;
+	/* Too few to judge by. */
+	if (t < 64)
+		return;
+	hm->abit_tested = 0;
+	hm->abit_young = 0;
+	if (hm->deferred)
+		hm->deferred = y * 100 <= t * HPL_ABIT_DEFERRED_HIGH;
+	else
+		hm->deferred = y * 100 < t * HPL_ABIT_YOUNG_LOW;
+}
+
+/*
+ * Second pass, hpl_abit_delay_ms later (at @hm's next interval if
+ * deferred): the pages of the windows that were accessed since are the
+ * samples.
+ */
+static void hpl_abit_test(struct hpl_mm *hm)
 {
 	struct hpl_batch ab = { .space = &hm->space, .record = true };
-	u64 t0 = hpl_cpu_ns();
+	unsigned long tested = 0, young = 0;
 	unsigned int i;
 
 	if (!hm->windows)
@@ -946,7 +985,22 @@ static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
 	kvfree(hm->windows);
 	hm->windows = NULL;
 	hm->nr_windows = 0;
-	hpl_batch_count(&ab, &hpl_abit_tested, &hpl_abit_young);
+	hpl_batch_count(&ab, &tested, &young);
+	/* The delay adapts to the windows that waited for it only. */
+	if (!hm->deferred) {
+		hpl_abit_tested += tested;
+		hpl_abit_young += young;
+	}
+	hpl_abit_defer(hm, tested, young);
+}
+
+static void hpl_abit_sample(struct hpl_mm *hm, u64 *stage_ns)
+{
+	u64 t0 = hpl_cpu_ns();
+
+	if (hm->deferred)
+		return;
+	hpl_abit_test(hm);
 	stage_ns[HPL_STAGE_SAMPLE] += hpl_cpu_ns() - t0;
 }
 
@@ -1061,6 +1115,12 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	if (hm->growing)
 		return false;
 	hm->runtime = hm->ran;
+	/* The windows cleared at its last interval, if deferred. */
+	if (hpl_active == HPL_SOURCE_ABIT)
+		hpl_abit_test(hm);
+	kvfree(hm->windows);
+	hm->windows = NULL;
+	hm->nr_windows = 0;
 	if (mmap_read_lock_killable(hm->mm))
 		return true;
 	areas = hpl_mm_areas(hm->mm, &nr_areas);
@@ -1519,6 +1579,7 @@ static void hpl_interval(void)
 	struct hpl_budget_params bp;
 	struct hpl_mm **todo = NULL;
 	unsigned int nr_mms = 0, nr_todo = 0, nr_idle = 0, nr_growing = 0;
+	unsigned int nr_delayed = 0;
 	unsigned int i, interval_ms;
 	u32 scale;
 	struct hpl_params p;
@@ -1564,16 +1625,18 @@ static void hpl_interval(void)
 	} else {
 		for (i = 0; i < nr_todo; i++) {
 			if (hpl_mm_prepare(todo[i], &p, hpl_budget.scale,
-					   stage_ns))
+					   stage_ns)) {
+				if (!todo[i]->deferred)
+					nr_delayed++;
 				continue;
+			}
 			if (todo[i]->growing)
 				nr_growing++;
 			else
 				nr_idle++;
 			cond_resched();
 		}
-		if (nr_todo > nr_idle + nr_growing &&
-		    hpl_active == HPL_SOURCE_ABIT)
+		if (nr_delayed && hpl_active == HPL_SOURCE_ABIT)
 			msleep_interruptible(hpl_abit_delay_ms);
 		handler_ns = hpl_drain(hpl_budget.scale, stage_ns);
 		for (i = 0; i < nr_todo; i++) {

@@ -117,8 +117,13 @@ struct hpl_hint {
  * @runtime: CPU time of the threads that use it, when last sampled
  * @ran: the same, summed up in this interval
  * @space: its ranges
- * @windows: the abit source's windows of the current interval
+ * @windows: the abit source's windows of the current interval (of the
+ *	last one, to test, when @deferred)
  * @nr_windows: entries of @windows
+ * @abit_tested: pages its windows tested since @deferred was last judged
+ * @abit_young: of them, found young
+ * @deferred: its windows are tested at its next interval, not after the
+ *	abit delay: even at the longest delay they found few pages young
  * @hints: the PMDs where this interval's samples on SMEM fell, with
  *	their number of samples; sorted by it, most first, before migration
  * @nr_hints: entries of @hints
@@ -145,6 +150,9 @@ struct hpl_mm {
 	struct hpl_space space;
 	struct hpl_area *windows;
 	unsigned int nr_windows;
+	unsigned long abit_tested;
+	unsigned long abit_young;
+	bool deferred;
 	struct hpl_hint hints[HPL_NR_HINTS];
 	unsigned int nr_hints;
 	unsigned long last_hints[HPL_NR_HINTS];

@@ -179,6 +179,33 @@ static void hpl_test_hints_waiting(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hpl_hints_waiting(hm), 0U);
 }
 
+static void hpl_test_abit_defer(struct kunit *test)
+{
+	struct hpl_mm *hm;
+
+	hm = kunit_kzalloc(test, sizeof(*hm), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, hm);
+	/* A share young at the low mark: not deferred. */
+	hpl_abit_defer(hm, 1000, HPL_ABIT_YOUNG_LOW * 10);
+	KUNIT_EXPECT_FALSE(test, hm->deferred);
+	/* Too few tested to judge, then (1 of 80) deferred. */
+	hpl_abit_defer(hm, 40, 0);
+	KUNIT_EXPECT_FALSE(test, hm->deferred);
+	hpl_abit_defer(hm, 40, 1);
+	KUNIT_EXPECT_TRUE(test, hm->deferred);
+	KUNIT_EXPECT_EQ(test, hm->abit_tested, 0UL);
+	/* Deferred, a hot part's share young keeps it so; most, back. */
+	hpl_abit_defer(hm, 1000, HPL_ABIT_YOUNG_HIGH * 10 + 1);
+	KUNIT_EXPECT_TRUE(test, hm->deferred);
+	hpl_abit_defer(hm, 1000, HPL_ABIT_DEFERRED_HIGH * 10);
+	KUNIT_EXPECT_TRUE(test, hm->deferred);
+	hpl_abit_defer(hm, 1000, HPL_ABIT_DEFERRED_HIGH * 10 + 1);
+	KUNIT_EXPECT_FALSE(test, hm->deferred);
+	/* Between the marks: stays as it is. */
+	hpl_abit_defer(hm, 1000, HPL_ABIT_YOUNG_LOW * 10);
+	KUNIT_EXPECT_FALSE(test, hm->deferred);
+}
+
 static void hpl_t_sample(struct hpl_batch *ab, unsigned long addr, bool fmem)
 {
 	ab->samples[ab->nr].addr = addr;
@@ -461,6 +488,7 @@ static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_round_spans),
 	KUNIT_CASE(hpl_test_round_prev),
 	KUNIT_CASE(hpl_test_hints_waiting),
+	KUNIT_CASE(hpl_test_abit_defer),
 	KUNIT_CASE(hpl_test_saved),
 	KUNIT_CASE(hpl_test_hints),
 	KUNIT_CASE(hpl_test_hints_trim),
