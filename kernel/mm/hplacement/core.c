@@ -201,6 +201,8 @@ static int hpl_applied = -1;
 struct hpl_batch {
 	struct hpl_space *space;
 	bool record;
+	/* Samples of 4 KiB windows: their hints are not THPs' (hpl_hint.page) */
+	bool pages;
 	/*
 	 * THPs found young by a round, for the next (hpl_abit_rounds()),
 	 * HPL_ROUND_MISSED set where the THP was young in the round before
@@ -257,9 +259,11 @@ static void hpl_batch_hints(struct hpl_batch *ab)
 			;
 		if (j < hm->nr_hints) {
 			hm->hints[j].nr++;
+			hm->hints[j].page |= ab->pages;
 		} else if (j < HPL_NR_HINTS) {
 			hm->hints[j].addr = pmd;
 			hm->hints[j].nr = 1;
+			hm->hints[j].page = ab->pages;
 			hm->nr_hints++;
 		} else {
 			/*
@@ -273,6 +277,7 @@ static void hpl_batch_hints(struct hpl_batch *ab)
 					j = k;
 			hm->hints[j].addr = pmd;
 			hm->hints[j].nr++;
+			hm->hints[j].page = ab->pages;
 		}
 	}
 }
@@ -307,7 +312,8 @@ static void hpl_hints_trim(struct hpl_mm *hm)
  * Keep the hints of the rounds' THPs that were still young in the last
  * round, @young: those that dropped out on the way rest longer than a
  * round and are cold data touched by chance (their samples still count
- * for their ranges).  Called before the windows add theirs.
+ * for their ranges).  Called before the windows add theirs, but for those
+ * of deferred windows (struct hpl_mm.deferred), which are kept.
  */
 static void hpl_hints_keep(struct hpl_mm *hm, const unsigned long *young,
 			   unsigned int nr)
@@ -317,7 +323,7 @@ static void hpl_hints_keep(struct hpl_mm *hm, const unsigned long *young,
 	for (i = 0; i < hm->nr_hints; i++) {
 		for (j = 0; j < nr && young[j] != hm->hints[i].addr; j++)
 			;
-		if (j < nr)
+		if (j < nr || hm->hints[i].page)
 			hm->hints[n++] = hm->hints[i];
 	}
 	hm->nr_hints = n;
@@ -964,7 +970,9 @@ static void hpl_abit_defer(struct hpl_mm *hm, unsigned long tested,
  */
 static void hpl_abit_test(struct hpl_mm *hm)
 {
-	struct hpl_batch ab = { .space = &hm->space, .record = true };
+	struct hpl_batch ab = {
+		.space = &hm->space, .record = true, .pages = true,
+	};
 	unsigned long tested = 0, young = 0;
 	unsigned int i;
 

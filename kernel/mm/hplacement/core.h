@@ -103,10 +103,12 @@ struct hpl_stats {
  * struct hpl_hint - a PMD with samples on SMEM
  * @addr: its first byte
  * @nr: samples in it
+ * @page: some of them are 4 KiB pages' (abit windows), not only a THP's
  */
 struct hpl_hint {
 	unsigned long addr;
 	unsigned int nr;
+	bool page;
 };
 
 /**

@@ -268,6 +268,14 @@ static void hpl_test_hints(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hm->nr_hints, 1U);
 	KUNIT_EXPECT_EQ(test, hm->hints[0].addr, hot);
 	KUNIT_EXPECT_GE(test, hm->hints[0].nr, 4U);
+	KUNIT_EXPECT_FALSE(test, hm->hints[0].page);
+
+	/* A window's sample marks its PMD's hint as a 4 KiB page's. */
+	ab->pages = true;
+	hpl_t_sample(ab, hot + 0x3000, false);
+	hpl_batch_hints(ab);
+	ab->nr = 0;
+	KUNIT_EXPECT_TRUE(test, hm->hints[0].page);
 }
 
 static void hpl_test_hints_trim(struct kunit *test)
@@ -325,9 +333,21 @@ static void hpl_test_hints_keep(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hm->hints[2].addr, 9 * PMD_SIZE);
 	KUNIT_EXPECT_EQ(test, hm->hints[2].nr, 3U);
 
-	/* Nothing young in the last round: no hint. */
+	/* Nothing young in the last round: no hint... */
 	hpl_hints_keep(hm, young, 0);
 	KUNIT_EXPECT_EQ(test, hm->nr_hints, 0U);
+
+	/* ...but those of 4 KiB pages (deferred windows) stay. */
+	for (i = 0; i < 4; i++) {
+		hm->hints[i].addr = (i + 2) * PMD_SIZE;
+		hm->hints[i].nr = 1;
+		hm->hints[i].page = i & 1;
+	}
+	hm->nr_hints = 4;
+	hpl_hints_keep(hm, young, 0);
+	KUNIT_ASSERT_EQ(test, hm->nr_hints, 2U);
+	KUNIT_EXPECT_EQ(test, hm->hints[0].addr, 3 * PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, hm->hints[1].addr, 5 * PMD_SIZE);
 }
 
 static void hpl_test_rounds_go_on(struct kunit *test)
