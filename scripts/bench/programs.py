@@ -47,6 +47,7 @@ import hashlib
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -66,6 +67,8 @@ ORACLE_HEADROOM = 16 * MiB  # FMEM the oracle's temporary filler holds
 DURATION = int(os.environ.get('HT_BENCH_PROGRAMS_S', '20'))
 RUNS = int(os.environ.get('BENCH_RUNS') or os.environ.get('HT_BENCH_RUNS') or '2')
 TIER_EMU = os.environ.get('HT_BENCH_TIER_EMU', '1') != '0'
+# SMEM misses per operation are also given over the window's last END_S s.
+END_S = 5
 WORKLOAD_NAMES = [w for w in os.environ.get(
     'HT_BENCH_PROGRAMS', 'redis,sysbench').replace(' ', ',').split(',') if w]
 INITRD = os.path.join(paths.OUT, 'initramfs-bench.cpio.gz')
@@ -276,6 +279,31 @@ def qemu_cpu_s(g):
     return (int(st[11]) + int(st[12])) / os.sysconf('SC_CLK_TCK')
 
 
+def smem_misses(g):
+    """Node-1 accesses that missed the emulated cache since the reset."""
+    n1 = [n for n in g.qmp.cmd('query-tier-access-stats')['nodes'] if n['node'] == 1]
+    return n1[0]['load-misses'] + n1[0]['store-misses'] if n1 else 0
+
+
+def run_polled(g, script, timeout):
+    """Run SCRIPT in the background in the guest; every second until it
+    ends, read QEMU's SMEM misses (QMP) and the host time.  Returns the
+    script's output and [{'t': s since it started, 'misses': ...}]."""
+    g.out(f"cat > /tmp/client.sh << 'EOF'\n{script}\nEOF\n"
+          '(sh /tmp/client.sh > /tmp/client.run 2>&1; touch /tmp/client.end) '
+          '> /dev/null 2>&1 &')
+    t0 = time.monotonic()
+    polls = []
+    while True:
+        polls.append({'t': round(time.monotonic() - t0, 3), 'misses': smem_misses(g)})
+        if g.sh('test -e /tmp/client.end', 30)[0] == 0:
+            break
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f'client did not end in {timeout} s')
+        time.sleep(max(0.0, polls[-1]['t'] + 1 - (time.monotonic() - t0)))
+    return g.read('/tmp/client.run'), polls
+
+
 def one_run(wl, peer, duration, kernel):
     args = ['--initrd', INITRD, '--kernel', kernel]
     if TIER_EMU:
@@ -313,7 +341,10 @@ def one_run(wl, peer, duration, kernel):
                   f'{wl.client(duration)}; rc=$?\n'
                   'echo "end $(cut -d" " -f1 /proc/uptime)"\n'
                   'rm /tmp/sampling; wait $sp; echo "rc $rc"')
-        out = g.out(script, timeout=duration * 4 + 120)
+        if TIER_EMU:
+            out, run['smem_miss_polls'] = run_polled(g, script, duration * 4 + 120)
+        else:
+            out = g.out(script, timeout=duration * 4 + 120)
         run['client_rc'] = int(re.search(r'rc (\d+)', out).group(1))
         end = float(re.search(r'end ([\d.]+)', out).group(1))
         run['qemu_cpu_s'] = qemu_cpu_s(g) - cpu0
@@ -393,6 +424,35 @@ def series(wl, run):
         run['smem_accesses_per_op'] = (n1['loads'] + n1['stores']) / ops if ops else None
         run['smem_misses_per_op'] = ((n1['load-misses'] + n1['store-misses']) / ops
                                      if ops else None)
+    run['smem_misses_per_op_end'] = misses_per_op_end(run)
+
+
+def misses_per_op_end(run, last_s=END_S):
+    """SMEM misses per operation over the window's last LAST_S seconds:
+    where the placement got to, rather than what moving cost on the way
+    (the kernel's copies from SMEM count as misses too): the median of the
+    seconds' miss rates over the mean operation rate.  The host's polls
+    and the guest's samples both count from the window's start."""
+    polls, s = run.get('smem_miss_polls'), run['samples']
+    if not polls or len(polls) < 2 or s[0]['count'] is None:
+        return None
+    t_end = s[-1]['uptime'] - s[0]['uptime']
+    a = [x for x in s if s[-1]['uptime'] - x['uptime'] >= last_s]
+    if not a or t_end < last_s:
+        return None
+    a = a[-1]
+    ops = s[-1]['count'] - a['count']
+    t_a = a['uptime'] - s[0]['uptime']
+    pa = [p for p in polls if p['t'] <= t_a]
+    pb = [p for p in polls if p['t'] <= t_end]
+    if not pa or not pb or ops <= 0 or pb[-1]['t'] - pa[-1]['t'] < last_s / 2:
+        return None
+    # The median second: a burst of migration copies is not where the
+    # placement got to.
+    span = [p for p in polls if pa[-1]['t'] <= p['t'] <= pb[-1]['t']]
+    rates = [(y['misses'] - x['misses']) / (y['t'] - x['t'])
+             for x, y in zip(span, span[1:]) if y['t'] > x['t']]
+    return statistics.median(rates) * (s[-1]['uptime'] - a['uptime']) / ops
 
 
 usable = common.usable
@@ -437,6 +497,8 @@ def reduce(runs_by_peer):
                 [r.get('smem_accesses_per_op') for r in ok]),
             'smem_misses_per_op': common.summary(
                 [r.get('smem_misses_per_op') for r in ok]),
+            'smem_misses_per_op_end': common.summary(
+                [r.get('smem_misses_per_op_end') for r in ok]),
             'pages_migrated': common.summary(
                 [r['vmstat'].get('pgmigrate_success', 0) for r in ok]),
             'fmem_free_at_start': common.summary([r['fmem_free_at_start'] for r in ok])}
@@ -549,12 +611,13 @@ def summary(res):
     for w in res['workloads'].values():
         lines += [f'{w["label"]} (`{w.get("client") or w.get("command")}`):', '',
                   f'| peer | {w["unit"]} | per CPU-s | / none (per CPU-s, same run) '
-                  '| FMEM share start -> end | SMEM misses per op | pages migrated |',
-                  '|---|---|---|---|---|---|---|']
+                  f'| FMEM share start -> end | SMEM misses per op | the same, last {END_S} s '
+                  '| pages migrated |',
+                  '|---|---|---|---|---|---|---|---|']
         for name, d in w['peers'].items():
             label = res['peers'][name]['label']
             if 'unavailable' in d:
-                lines.append(f'| {label} | unavailable: {d["unavailable"]} | | | | | |')
+                lines.append(f'| {label} | unavailable: {d["unavailable"]} | | | | | | |')
                 continue
             fail = f' ({d["failed_runs"]} run(s) failed)' if d['failed_runs'] else ''
             lines.append(f'| {label}{fail} | {rng(d["throughput"])} '
@@ -563,6 +626,7 @@ def summary(res):
                          f'| {fmt(d["fmem_frac_start"]["median"])} -> '
                          f'{rng(d["fmem_frac_end"])} '
                          f'| {rng(d["smem_misses_per_op"])} '
+                         f'| {rng(d["smem_misses_per_op_end"])} '
                          f'| {fmt(d["pages_migrated"]["median"])} |')
         lines.append('')
     return lines
