@@ -282,7 +282,9 @@ def qemu_cpu_s(g):
 def smem_misses(g):
     """Node-1 accesses that missed the emulated cache since the reset."""
     n1 = [n for n in g.qmp.cmd('query-tier-access-stats')['nodes'] if n['node'] == 1]
-    return n1[0]['load-misses'] + n1[0]['store-misses'] if n1 else 0
+    if not n1:
+        raise RuntimeError('query-tier-access-stats has no node 1')
+    return n1[0]['load-misses'] + n1[0]['store-misses']
 
 
 def run_polled(g, script, timeout):

@@ -1123,7 +1123,10 @@ static bool hpl_mm_prepare(struct hpl_mm *hm, const struct hpl_params *p,
 	if (hm->growing)
 		return false;
 	hm->runtime = hm->ran;
-	/* The windows cleared at its last interval, if deferred. */
+	/*
+	 * The windows cleared at its last interval, if deferred; dropped
+	 * untested if another source samples now.
+	 */
 	if (hpl_active == HPL_SOURCE_ABIT)
 		hpl_abit_test(hm);
 	kvfree(hm->windows);

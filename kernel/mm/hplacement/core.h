@@ -125,7 +125,7 @@ struct hpl_hint {
  * @abit_tested: pages its windows tested since @deferred was last judged
  * @abit_young: of them, found young
  * @deferred: its windows are tested at its next interval, not after the
- *	abit delay: even at the longest delay they found few pages young
+ *	abit delay, which left few of their pages young (hpl_abit_defer())
  * @hints: the PMDs where this interval's samples on SMEM fell, with
  *	their number of samples; sorted by it, most first, before migration
  * @nr_hints: entries of @hints
