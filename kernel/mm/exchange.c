@@ -461,14 +461,44 @@ static struct folio_copier *folio_copier;
 #define FOLIO_COPIER_TASKS	4
 static struct task_struct *folio_copier_tasks[FOLIO_COPIER_TASKS];
 
-static bool folio_copier_task(void)
+/* Folios of a migration batch the copier copies ahead, at most. */
+#define FOLIO_COPIER_AHEAD	512
+
+/**
+ * struct folio_copier_ahead - what the copier copied of a migration batch
+ * @src: the sources, in the order of the batch
+ * @dst: their destinations; NULL once folio_copier_copy() took the copy
+ * @nr: pairs copied
+ * @next: the first pair not taken yet
+ * @busy: folio_copier_copy_ahead() is in the copier: a migration nested in
+ *	the copier's request (its allocation compacting) leaves this alone
+ *
+ * Only its task uses it, from folio_copier_begin() to folio_copier_end().
+ */
+struct folio_copier_ahead {
+	struct folio *src[FOLIO_COPIER_AHEAD];
+	struct folio *dst[FOLIO_COPIER_AHEAD];
+	unsigned int nr;
+	unsigned int next;
+	bool busy;
+};
+
+static struct folio_copier_ahead *folio_copier_ahead[FOLIO_COPIER_TASKS];
+
+/* The slot of the current task in folio_copier_tasks, or -1. */
+static int folio_copier_slot(void)
 {
 	int i;
 
 	for (i = 0; i < FOLIO_COPIER_TASKS; i++)
 		if (READ_ONCE(folio_copier_tasks[i]) == current)
-			return true;
-	return false;
+			return i;
+	return -1;
+}
+
+static bool folio_copier_task(void)
+{
+	return folio_copier_slot() >= 0;
 }
 
 /**
@@ -516,37 +546,153 @@ bool folio_copier_begin(void)
 
 	if (folio_copier_task())
 		return true;
-	for (i = 0; i < FOLIO_COPIER_TASKS; i++)
-		if (!cmpxchg(&folio_copier_tasks[i], NULL, current))
-			return true;
+	for (i = 0; i < FOLIO_COPIER_TASKS; i++) {
+		if (cmpxchg(&folio_copier_tasks[i], NULL, current))
+			continue;
+		/* Without it, each folio is copied on its own. */
+		folio_copier_ahead[i] = kvzalloc(sizeof(*folio_copier_ahead[i]),
+						GFP_KERNEL);
+		return true;
+	}
 	return false;
 }
 EXPORT_SYMBOL_GPL(folio_copier_begin);
 
 void folio_copier_end(void)
 {
-	int i;
+	int i = folio_copier_slot();
 
-	for (i = 0; i < FOLIO_COPIER_TASKS; i++)
-		cmpxchg(&folio_copier_tasks[i], current, NULL);
+	if (i < 0)
+		return;
+	kvfree(folio_copier_ahead[i]);
+	folio_copier_ahead[i] = NULL;
+	cmpxchg(&folio_copier_tasks[i], current, NULL);
 }
 EXPORT_SYMBOL_GPL(folio_copier_end);
+
+/*
+ * Whether the copier may copy @src to @dst ahead of the move: anonymous,
+ * unmapped and held by nobody but the migration (no pin, no swap cache,
+ * not KSM's), nothing can write it any more.
+ */
+static bool folio_copier_ahead_ok(struct folio *src, struct folio *dst)
+{
+	return folio_test_anon(src) && !folio_test_ksm(src) &&
+	       !folio_test_swapcache(src) && !folio_mapped(src) &&
+	       folio_ref_count(src) == 1 && !folio_test_hwpoison(src) &&
+	       !(folio_test_large(src) && folio_test_has_hwpoisoned(src)) &&
+	       folio_size(dst) == folio_size(src);
+}
+
+/**
+ * folio_copier_copy_ahead - let the copier copy a migration batch at once
+ * @src: the batch's folios, locked and unmapped, their TLB entries flushed
+ * @dst: their destinations, locked, in the same order
+ *
+ * Called by migrate_pages() between unmapping a batch and moving it, in
+ * the task of folio_copier_begin(): the copier copies the folios that
+ * nothing can write any more in one request, and folio_copier_copy() then
+ * finds them copied.  A 4 KiB folio's own request costs more than its
+ * copy; in a batch, a fraction.  folio_copier_ahead_done() ends the batch.
+ */
+void folio_copier_copy_ahead(struct list_head *src, struct list_head *dst)
+{
+	struct folio_copier_ahead *ahead;
+	struct folio *s, *d;
+	unsigned int n = 0;
+	int i = -1, done = -EOPNOTSUPP;
+
+	if (READ_ONCE(folio_copier))
+		i = folio_copier_slot();
+	if (i < 0 || !folio_copier_ahead[i] || folio_copier_ahead[i]->busy)
+		return;
+	ahead = folio_copier_ahead[i];
+	ahead->nr = 0;
+	ahead->next = 0;
+	d = list_first_entry(dst, struct folio, lru);
+	list_for_each_entry(s, src, lru) {
+		if (n == FOLIO_COPIER_AHEAD)
+			break;
+		if (folio_copier_ahead_ok(s, d)) {
+			ahead->src[n] = s;
+			ahead->dst[n] = d;
+			n++;
+		}
+		d = list_next_entry(d, lru);
+	}
+	if (!n)
+		return;
+	ahead->busy = true;
+	down_read(&folio_copier_sem);
+	if (folio_copier && folio_copier->copy_folios)
+		done = folio_copier->copy_folios(folio_copier, ahead->dst,
+						 ahead->src, n);
+	up_read(&folio_copier_sem);
+	ahead->busy = false;
+	if (done > 0) {
+		ahead->nr = min_t(unsigned int, done, n);
+		count_vm_events(COPIER_COPY, ahead->nr);
+	} else if (done != -EOPNOTSUPP) {
+		count_vm_event(COPIER_FAIL);
+	}
+}
+
+/* The end of the batch of folio_copier_copy_ahead(): no copy is left. */
+void folio_copier_ahead_done(void)
+{
+	int i = folio_copier_slot();
+
+	if (i >= 0 && folio_copier_ahead[i] && !folio_copier_ahead[i]->busy) {
+		folio_copier_ahead[i]->nr = 0;
+		folio_copier_ahead[i]->next = 0;
+	}
+}
+
+/*
+ * Whether the copier copied @src to @dst ahead; the copy is taken once (a
+ * retried move copies again).  Moves come in the order of the batch, so
+ * the search starts at the first pair not taken.
+ */
+static bool folio_copier_ahead_take(struct folio_copier_ahead *ahead,
+				    struct folio *dst, struct folio *src)
+{
+	unsigned int k;
+
+	if (!ahead || ahead->busy)
+		return false;
+	for (k = ahead->next; k < ahead->nr; k++) {
+		if (ahead->dst[k] != dst)
+			continue;
+		ahead->dst[k] = NULL;
+		while (ahead->next < ahead->nr && !ahead->dst[ahead->next])
+			ahead->next++;
+		return ahead->src[k] == src;
+	}
+	return false;
+}
 
 /**
  * folio_copier_copy - copy a folio being migrated with the copier
  * @dst: the destination, locked, not mapped
  * @src: the source, locked and unmapped
  *
- * Return: 0 if the copier copied @src, or a negative errno when the
- * caller must copy: no copier, not the task of folio_copier_begin(), or
- * the copier declined or failed.
+ * Return: 0 if the copier copied @src, now or ahead of the move
+ * (folio_copier_copy_ahead()), or a negative errno when the caller must
+ * copy: no copier, not the task of folio_copier_begin(), or the copier
+ * declined or failed.
  */
 int folio_copier_copy(struct folio *dst, struct folio *src)
 {
-	int err = -EOPNOTSUPP;
+	int err = -EOPNOTSUPP, i = folio_copier_slot();
 
 	/* Every migration passes here: no lock unless it may use the copier. */
-	if (!READ_ONCE(folio_copier) || !folio_copier_task())
+	if (i < 0)
+		return err;
+	if (folio_copier_ahead_take(folio_copier_ahead[i], dst, src))
+		return 0;
+	/* Nested in the copier's request: the CPU copies. */
+	if (!READ_ONCE(folio_copier) ||
+	    (folio_copier_ahead[i] && folio_copier_ahead[i]->busy))
 		return err;
 	down_read(&folio_copier_sem);
 	if (folio_copier && folio_copier->copy_folio)

@@ -268,6 +268,10 @@ struct xt_copier {
 	unsigned int last_nr;
 	bool all_frozen;	/* every folio handed over frozen, unmapped */
 	int copies;
+	int batch_first;	/* copy_folios copies this many, or fails */
+	int batch_calls;
+	unsigned int batch_nr;
+	bool batch_unmapped;	/* its sources unmapped, held by nobody */
 };
 
 static void xt_swap_page(struct folio *a, struct folio *b)
@@ -307,16 +311,38 @@ static int xt_copier_copy(struct folio_copier *c, struct folio *dst,
 	struct xt_copier *xc = container_of(c, struct xt_copier, c);
 
 	xc->copies++;
+	if (!xc->ret)
+		folio_copy(dst, src);
 	return xc->ret;
+}
+
+static int xt_copier_copy_folios(struct folio_copier *c, struct folio **dst,
+				 struct folio **src, unsigned int nr)
+{
+	struct xt_copier *xc = container_of(c, struct xt_copier, c);
+	unsigned int i;
+
+	xc->batch_calls++;
+	xc->batch_nr = nr;
+	for (i = 0; i < nr; i++)
+		xc->batch_unmapped &= !folio_mapped(src[i]) &&
+				      folio_ref_count(src[i]) == 1;
+	if (xc->batch_first < 0)
+		return xc->batch_first;
+	nr = min_t(unsigned int, nr, xc->batch_first);
+	for (i = 0; i < nr; i++)
+		folio_copy(dst[i], src[i]);
+	return nr;
 }
 
 static void xt_copier_init(struct kunit *test, struct xt_copier *xc,
 			   int swap_first, int ret)
 {
 	*xc = (struct xt_copier){ .swap_first = swap_first, .ret = ret,
-				  .all_frozen = true };
+				  .all_frozen = true, .batch_unmapped = true };
 	xc->c.exchange = xt_copier_exchange;
 	xc->c.copy_folio = xt_copier_copy;
+	xc->c.copy_folios = xt_copier_copy_folios;
 	/* A device (virtio-hballoon) may hold the place. */
 	if (folio_copier_register(&xc->c))
 		kunit_skip(test, "another folio copier is registered");
@@ -385,6 +411,52 @@ static void xt_test_copier_copy(struct kunit *test)
 	folio_put(src);
 }
 
+/*
+ * A migration batch's copies reach the copier in one call, between unmap
+ * and move, but for a folio somebody else holds; what it did not copy,
+ * the per-folio path does, and every address reads its own data.
+ */
+static void xt_test_copier_ahead(struct kunit *test)
+{
+	static const int cases[] = { XT_PAGES, 3, -EIO };
+	struct migration_target_control mtc = {
+		.nid = NUMA_NO_NODE,
+		.gfp_mask = GFP_HIGHUSER_MOVABLE,
+		.reason = MR_SYSCALL,
+	};
+	unsigned int c, ok, ahead;
+	struct xt_copier xc;
+	struct xt x;
+	int i;
+
+	for (c = 0; c < ARRAY_SIZE(cases); c++) {
+		xt_copier_init(test, &xc, 0, 0);
+		xc.batch_first = cases[c];
+		KUNIT_ASSERT_EQ(test, xt_init(test, &x), 0);
+		xt_isolate(test, &x, XT_PAGES);
+		/* Held by somebody (a pin, say): not copied ahead, not moved. */
+		folio_get(x.folio[1]);
+		KUNIT_ASSERT_TRUE(test, folio_copier_begin());
+		ok = 0;
+		migrate_pages(&x.isolated, alloc_migration_target, NULL,
+			      (unsigned long)&mtc, MIGRATE_ASYNC, MR_SYSCALL,
+			      &ok);
+		folio_copier_end();
+		folio_put(x.folio[1]);
+		xt_putback(&x);
+		ahead = clamp(cases[c], 0, XT_PAGES - 1);
+		KUNIT_EXPECT_EQ(test, ok, XT_PAGES - 1);
+		KUNIT_EXPECT_EQ(test, xc.batch_calls, 1);
+		KUNIT_EXPECT_EQ(test, xc.batch_nr, XT_PAGES - 1);
+		KUNIT_EXPECT_TRUE(test, xc.batch_unmapped);
+		KUNIT_EXPECT_EQ(test, xc.copies, XT_PAGES - 1 - ahead);
+		KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, 1), x.folio[1]);
+		for (i = 0; i < XT_PAGES; i++)
+			KUNIT_EXPECT_EQ(test, xt_read(&x, i), i + 1);
+		folio_copier_unregister(&xc.c);
+	}
+}
+
 static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_swap),
 	KUNIT_CASE(xt_test_busy),
@@ -393,6 +465,7 @@ static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_mm),
 	KUNIT_CASE(xt_test_copier),
 	KUNIT_CASE(xt_test_copier_copy),
+	KUNIT_CASE(xt_test_copier_ahead),
 	{}
 };
 

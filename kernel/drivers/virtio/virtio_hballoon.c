@@ -407,7 +407,7 @@ MODULE_PARM_DESC(exchange_offload,
 static unsigned int exchange_min_kb = 64;
 module_param(exchange_min_kb, uint, 0644);
 MODULE_PARM_DESC(exchange_min_kb,
-		 "Smallest exchange batch or migrated folio, in KiB, the host moves");
+		 "Smallest exchange or migration batch, in KiB, the host moves");
 
 #define HB_XREQ_BYTES	struct_size_t(struct virtio_hballoon_exchange_req, x, \
 				      VIRTIO_HBALLOON_MAX_EXCHANGES)
@@ -507,6 +507,40 @@ static int hb_copier_copy(struct folio_copier *c, struct folio *dst,
 	return err;
 }
 
+/*
+ * A migration batch's folios in requests of up to
+ * VIRTIO_HBALLOON_MAX_EXCHANGES copies: 4 KiB folios, too small for a
+ * request each, share one.
+ */
+static int hb_copier_copy_folios(struct folio_copier *c, struct folio **dst,
+				 struct folio **src, unsigned int nr)
+{
+	struct hb_dev *hb = hb_from_copier(c);
+	unsigned long bytes = 0;
+	unsigned int i, n, done = 0;
+	int err = 0;
+
+	for (i = 0; i < nr; i++) {
+		if (folio_size(dst[i]) != folio_size(src[i]))
+			return -EOPNOTSUPP;
+		bytes += folio_size(src[i]);
+	}
+	if (!hb_offload(hb, bytes))
+		return -EOPNOTSUPP;
+	mutex_lock(&hb->xchg_lock);
+	while (done < nr) {
+		n = min(nr - done, VIRTIO_HBALLOON_MAX_EXCHANGES);
+		for (i = 0; i < n; i++)
+			hb_xchg_add(hb, i, src[done + i], dst[done + i]);
+		err = hb_xchg_send(hb, n, VIRTIO_HBALLOON_EXCHANGE_F_COPY);
+		if (err)
+			break;
+		done += n;
+	}
+	mutex_unlock(&hb->xchg_lock);
+	return done ? done : err;
+}
+
 /* After DRIVER_OK: exchanges and migrations may use the queue at once. */
 static void hb_init_exchange(struct hb_dev *hb)
 {
@@ -520,6 +554,7 @@ static void hb_init_exchange(struct hb_dev *hb)
 		return;
 	hb->copier.exchange = hb_copier_swap;
 	hb->copier.copy_folio = hb_copier_copy;
+	hb->copier.copy_folios = hb_copier_copy_folios;
 	err = folio_copier_register(&hb->copier);
 	if (err)
 		dev_warn(&hb->vdev->dev,

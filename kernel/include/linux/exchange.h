@@ -12,6 +12,7 @@
 
 struct anon_vma;
 struct folio;
+struct list_head;
 struct mm_struct;
 struct vm_area_struct;
 
@@ -49,6 +50,10 @@ struct folio_exchange {
  *	negative errno when it swapped none
  * @copy_folio: copy the contents of @src to @dst; 0, or a negative errno when
  *	it copied nothing
+ * @copy_folios: copy the contents of @src[i] to @dst[i] for each i < @nr, in
+ *	order, in as few requests as it can; returns how many it copied (the
+ *	CPU copies the rest), or a negative errno when it copied none.
+ *	Optional.
  *
  * Both are called with the folios locked and unmapped, so nothing but the
  * copier accesses them meanwhile, and may sleep.  A virtualized guest's
@@ -60,6 +65,8 @@ struct folio_copier {
 			struct folio **b, unsigned int nr);
 	int (*copy_folio)(struct folio_copier *c, struct folio *dst,
 			  struct folio *src);
+	int (*copy_folios)(struct folio_copier *c, struct folio **dst,
+			   struct folio **src, unsigned int nr);
 };
 
 #ifdef CONFIG_FOLIO_EXCHANGE
@@ -71,6 +78,8 @@ void folio_copier_unregister(struct folio_copier *c);
 bool folio_copier_begin(void);
 void folio_copier_end(void);
 int folio_copier_copy(struct folio *dst, struct folio *src);
+void folio_copier_copy_ahead(struct list_head *src, struct list_head *dst);
+void folio_copier_ahead_done(void);
 #else
 static inline int exchange_folios(struct folio_exchange *pairs,
 				  unsigned int nr)
@@ -111,6 +120,15 @@ static inline void folio_copier_end(void)
 static inline int folio_copier_copy(struct folio *dst, struct folio *src)
 {
 	return -EOPNOTSUPP;
+}
+
+static inline void folio_copier_copy_ahead(struct list_head *src,
+					   struct list_head *dst)
+{
+}
+
+static inline void folio_copier_ahead_done(void)
+{
 }
 #endif
 
