@@ -551,7 +551,7 @@ bool folio_copier_begin(void)
 			continue;
 		/* Without it, each folio is copied on its own. */
 		folio_copier_ahead[i] = kvzalloc(sizeof(*folio_copier_ahead[i]),
-						GFP_KERNEL);
+						 GFP_KERNEL);
 		return true;
 	}
 	return false;

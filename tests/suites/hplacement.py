@@ -533,8 +533,9 @@ def budget_bursts(t):
                f'{mig}, deltas {d}, host copies {copies}')
         t.ok(d['hpl_demotions'] > 0, 'budget bursts: 4 KiB pages are demoted', d)
         # A 4 KiB page alone is under exchange_min_kb (64): the host copies
-        # the demotions only as whole migration batches.
-        t.ok(d['copier_copy'] >= d['hpl_demotions'] * 9 // 10 and
+        # the demotions only as whole migration batches (a range's last
+        # batch may be under it: 93 % in one run).
+        t.ok(d['copier_copy'] * 4 >= d['hpl_demotions'] * 3 and
              not d['copier_fail'] and copies == d['copier_copy'],
              'budget bursts: the host copied the 4 KiB demotions, batch by '
              'batch (copier_copy, query-hballoon-exchange copies)',

@@ -465,16 +465,25 @@ static int hb_xchg_send(struct hb_dev *hb, unsigned int nr, u32 flags)
 	return err;
 }
 
-static int hb_copier_swap(struct folio_copier *c, struct folio **a,
-			  struct folio **b, unsigned int nr)
+/*
+ * Swaps (@flags 0) or copies (VIRTIO_HBALLOON_EXCHANGE_F_COPY, @a[i] to
+ * @b[i]) of @nr pairs of folios of equal sizes, in requests of up to
+ * VIRTIO_HBALLOON_MAX_EXCHANGES entries: small folios, too small for a
+ * request each, share one.  Returns the pairs done, or a negative errno
+ * when none was.
+ */
+static int hb_xchg_pairs(struct hb_dev *hb, struct folio **a,
+			 struct folio **b, unsigned int nr, u32 flags)
 {
-	struct hb_dev *hb = hb_from_copier(c);
 	unsigned long bytes = 0;
 	unsigned int i, n, done = 0;
 	int err = 0;
 
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
+		if (folio_size(a[i]) != folio_size(b[i]))
+			return -EOPNOTSUPP;
 		bytes += folio_size(a[i]);
+	}
 	if (!hb_offload(hb, bytes))
 		return -EOPNOTSUPP;
 	mutex_lock(&hb->xchg_lock);
@@ -482,63 +491,36 @@ static int hb_copier_swap(struct folio_copier *c, struct folio **a,
 		n = min(nr - done, VIRTIO_HBALLOON_MAX_EXCHANGES);
 		for (i = 0; i < n; i++)
 			hb_xchg_add(hb, i, a[done + i], b[done + i]);
-		err = hb_xchg_send(hb, n, 0);
+		err = hb_xchg_send(hb, n, flags);
 		if (err)
 			break;
 		done += n;
 	}
 	mutex_unlock(&hb->xchg_lock);
 	return done ? done : err;
+}
+
+static int hb_copier_swap(struct folio_copier *c, struct folio **a,
+			  struct folio **b, unsigned int nr)
+{
+	return hb_xchg_pairs(hb_from_copier(c), a, b, nr, 0);
 }
 
 static int hb_copier_copy(struct folio_copier *c, struct folio *dst,
 			  struct folio *src)
 {
-	struct hb_dev *hb = hb_from_copier(c);
-	int err;
+	int done = hb_xchg_pairs(hb_from_copier(c), &src, &dst, 1,
+				 VIRTIO_HBALLOON_EXCHANGE_F_COPY);
 
-	if (!hb_offload(hb, folio_size(src)) ||
-	    folio_size(dst) != folio_size(src))
-		return -EOPNOTSUPP;
-	mutex_lock(&hb->xchg_lock);
-	hb_xchg_add(hb, 0, src, dst);
-	err = hb_xchg_send(hb, 1, VIRTIO_HBALLOON_EXCHANGE_F_COPY);
-	mutex_unlock(&hb->xchg_lock);
-	return err;
+	return done < 0 ? done : 0;
 }
 
-/*
- * A migration batch's folios in requests of up to
- * VIRTIO_HBALLOON_MAX_EXCHANGES copies: 4 KiB folios, too small for a
- * request each, share one.
- */
+/* A migration batch's copies (folio_copier_copy_ahead()). */
 static int hb_copier_copy_folios(struct folio_copier *c, struct folio **dst,
 				 struct folio **src, unsigned int nr)
 {
-	struct hb_dev *hb = hb_from_copier(c);
-	unsigned long bytes = 0;
-	unsigned int i, n, done = 0;
-	int err = 0;
-
-	for (i = 0; i < nr; i++) {
-		if (folio_size(dst[i]) != folio_size(src[i]))
-			return -EOPNOTSUPP;
-		bytes += folio_size(src[i]);
-	}
-	if (!hb_offload(hb, bytes))
-		return -EOPNOTSUPP;
-	mutex_lock(&hb->xchg_lock);
-	while (done < nr) {
-		n = min(nr - done, VIRTIO_HBALLOON_MAX_EXCHANGES);
-		for (i = 0; i < n; i++)
-			hb_xchg_add(hb, i, src[done + i], dst[done + i]);
-		err = hb_xchg_send(hb, n, VIRTIO_HBALLOON_EXCHANGE_F_COPY);
-		if (err)
-			break;
-		done += n;
-	}
-	mutex_unlock(&hb->xchg_lock);
-	return done ? done : err;
+	return hb_xchg_pairs(hb_from_copier(c), src, dst, nr,
+			     VIRTIO_HBALLOON_EXCHANGE_F_COPY);
 }
 
 /* After DRIVER_OK: exchanges and migrations may use the queue at once. */
