@@ -683,16 +683,21 @@ static bool folio_copier_ahead_take(struct folio_copier_ahead *ahead,
  */
 int folio_copier_copy(struct folio *dst, struct folio *src)
 {
-	int err = -EOPNOTSUPP, i = folio_copier_slot();
+	int err = -EOPNOTSUPP, i;
 
-	/* Every migration passes here: no lock unless it may use the copier. */
+	/*
+	 * Every migration passes here: nothing but a load without a copier
+	 * (one that went since it copied ahead leaves the copy to the CPU).
+	 */
+	if (!READ_ONCE(folio_copier))
+		return err;
+	i = folio_copier_slot();
 	if (i < 0)
 		return err;
 	if (folio_copier_ahead_take(folio_copier_ahead[i], dst, src))
 		return 0;
 	/* Nested in the copier's request: the CPU copies. */
-	if (!READ_ONCE(folio_copier) ||
-	    (folio_copier_ahead[i] && folio_copier_ahead[i]->busy))
+	if (folio_copier_ahead[i] && folio_copier_ahead[i]->busy)
 		return err;
 	down_read(&folio_copier_sem);
 	if (folio_copier && folio_copier->copy_folio)
