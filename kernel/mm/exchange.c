@@ -227,6 +227,32 @@ static void exchange_remap(struct folio *old, struct folio *new,
 }
 
 /*
+ * Whether large @folio was unmapped from the PMD that maps @addr in @d's
+ * mm: the PMD holds a migration entry of it, which only our unmap can have
+ * put there while we hold the folio lock.
+ */
+static bool exchange_unmapped_pmd(struct exchange_direct *d,
+				  struct folio *folio, unsigned long addr)
+{
+	bool ret = false;
+	spinlock_t *ptl;	/* the PMD's page table lock */
+	pmd_t *pmd, val;
+
+	if (!IS_ENABLED(CONFIG_ARCH_ENABLE_THP_MIGRATION) || !d->mm ||
+	    !folio_test_pmd_mappable(folio))
+		return false;
+	pmd = mm_find_pmd(d->mm, addr & HPAGE_PMD_MASK);
+	if (!pmd)
+		return false;
+	ptl = pmd_lock(d->mm, pmd);
+	val = pmdp_get(pmd);
+	if (is_pmd_migration_entry(val))
+		ret = pfn_swap_entry_folio(pmd_to_swp_entry(val)) == folio;
+	spin_unlock(ptl);
+	return ret;
+}
+
+/*
  * Lock both folios, check them and unmap them to migration entries; the TLB
  * flush is left to the caller (TTU_BATCH_FLUSH, @da and @db: where the mms
  * of the a and b folios of exchange_folios_mm() map them).  @may_sleep: we hold no
@@ -287,10 +313,14 @@ static int exchange_unmap(struct folio_exchange *x,
 		goto put;
 	}
 
-	if (!x->vma_a)
+	if (!x->vma_a) {
 		try_to_migrate(a, TTU_BATCH_FLUSH);
-	if (!x->vma_b)
+		x->pmd_a = exchange_unmapped_pmd(da, a, x->addr_a);
+	}
+	if (!x->vma_b) {
 		try_to_migrate(b, TTU_BATCH_FLUSH);
+		x->pmd_b = exchange_unmapped_pmd(db, b, x->addr_b);
+	}
 	x->unmapped = true;
 	return 0;
 
@@ -351,17 +381,58 @@ static const int exchange_flags[] = {
 };
 
 /*
+ * PG_anon_exclusive travels in the migration entries of the mapped pages;
+ * swap what is left on unmapped subpages along with them (a stale flag
+ * would make a page that a non-exclusive entry maps again exclusive).
+ * A THP unmapped from a PMD has none left: while a PMD maps it, only
+ * that mapping's exclusivity is recorded, on the head page, and the unmap
+ * moved it into the entry.  Looking at 512 tail pages each costs more
+ * than the rest of the metadata, when the memory map of a slow node is on
+ * that node.
+ */
+static void exchange_anon_exclusive(struct folio_exchange *x)
+{
+	struct folio *a = x->a, *b = x->b;
+	long i;
+
+	if (x->pmd_a && x->pmd_b) {
+		for (i = 0; IS_ENABLED(CONFIG_DEBUG_VM) &&
+		     i < folio_nr_pages(a); i++) {
+			VM_WARN_ON_ONCE_FOLIO(PageAnonExclusive(folio_page(a, i)),
+					      a);
+			VM_WARN_ON_ONCE_FOLIO(PageAnonExclusive(folio_page(b, i)),
+					      b);
+		}
+		return;
+	}
+	for (i = 0; i < folio_nr_pages(a); i++) {
+		struct page *pa = folio_page(a, i), *pb = folio_page(b, i);
+		bool excl = PageAnonExclusive(pa);
+
+		if (excl == PageAnonExclusive(pb))
+			continue;
+		if (excl) {
+			ClearPageAnonExclusive(pa);
+			SetPageAnonExclusive(pb);
+		} else {
+			SetPageAnonExclusive(pa);
+			ClearPageAnonExclusive(pb);
+		}
+	}
+}
+
+/*
  * Swap what belongs to the contents rather than to the memory.  Both folios
  * are locked, unmapped and frozen.  The flags are swapped with atomic bit
  * operations because others may still set PG_waiters in the same word.
  */
-static void exchange_metadata(struct folio *a, struct folio *b)
+static void exchange_metadata(struct folio_exchange *x)
 {
+	struct folio *a = x->a, *b = x->b;
 	struct address_space *mapping = a->mapping;
 	pgoff_t index = a->index;
 	int cpupid_a, cpupid_b;
 	unsigned int f;
-	long i;
 
 	WRITE_ONCE(a->mapping, b->mapping);
 	a->index = b->index;
@@ -393,24 +464,7 @@ static void exchange_metadata(struct folio *a, struct folio *b)
 			folio_clear_idle(b);
 		}
 	}
-	/*
-	 * PG_anon_exclusive travels in the migration entries of the mapped
-	 * pages; swap what is left on unmapped subpages along with them.
-	 */
-	for (i = 0; i < folio_nr_pages(a); i++) {
-		struct page *pa = folio_page(a, i), *pb = folio_page(b, i);
-		bool excl = PageAnonExclusive(pa);
-
-		if (excl == PageAnonExclusive(pb))
-			continue;
-		if (excl) {
-			ClearPageAnonExclusive(pa);
-			SetPageAnonExclusive(pb);
-		} else {
-			SetPageAnonExclusive(pa);
-			ClearPageAnonExclusive(pb);
-		}
-	}
+	exchange_anon_exclusive(x);
 
 	/*
 	 * NUMA balancing state; in memory tiering mode it records an access
@@ -802,7 +856,7 @@ static int exchange_finish(struct folio_exchange *x, int err)
 	if (err)
 		goto restore;
 
-	exchange_metadata(a, b);
+	exchange_metadata(x);
 
 	folio_ref_unfreeze(b, 1);
 	folio_ref_unfreeze(a, 1);
@@ -897,9 +951,11 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
  * tables of @mm_a and @mm_b and still holds their mmap_lock for reading
  * (so the VMAs stay): a small folio that its mm maps once, at its
  * address, is unmapped and remapped there directly, without walks through
- * the rmap, and the TLB of each mm is flushed once for all of them.  The
- * addresses are checked, not trusted: a folio mapped elsewhere, large or
- * shared with another mm takes the rmap as in exchange_folios().
+ * the rmap, and the TLB of each mm is flushed once for all of them; a THP
+ * found unmapped from the PMD at its address needs no look at its tail
+ * pages.  The addresses are checked, not trusted: a folio mapped
+ * elsewhere, large or shared with another mm takes the rmap as in
+ * exchange_folios().
  *
  * Return: the number of pairs exchanged.
  */
@@ -929,6 +985,8 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 
 		x->unmapped = false;
 		x->frozen = false;
+		x->pmd_a = false;
+		x->pmd_b = false;
 		x->anon_vma_a = NULL;
 		x->anon_vma_b = NULL;
 		x->vma_a = NULL;

@@ -50,8 +50,8 @@ static int xt_init(struct kunit *test, struct xt *x)
 	return 0;
 }
 
-/* The folio mapping page @i, without a reference; NULL if none. */
-static struct folio *xt_folio(struct xt *x, int i)
+/* The folio mapping @addr, without a reference; NULL if none. */
+static struct folio *xt_folio_at(unsigned long addr)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
@@ -59,14 +59,20 @@ static struct folio *xt_folio(struct xt *x, int i)
 	struct folio *folio = NULL;
 
 	mmap_read_lock(mm);
-	vma = vma_lookup(mm, x->base + i * PAGE_SIZE);
+	vma = vma_lookup(mm, addr);
 	if (vma) {
-		folio = folio_walk_start(&fw, vma, x->base + i * PAGE_SIZE, 0);
+		folio = folio_walk_start(&fw, vma, addr, 0);
 		if (folio)
 			folio_walk_end(&fw, vma);
 	}
 	mmap_read_unlock(mm);
 	return folio;
+}
+
+/* The folio mapping page @i, without a reference; NULL if none. */
+static struct folio *xt_folio(struct xt *x, int i)
+{
+	return xt_folio_at(x->base + i * PAGE_SIZE);
 }
 
 /* Isolate the folios of pages [0, @n), as a tiering policy would. */
@@ -258,6 +264,114 @@ static void xt_test_mm(struct kunit *test)
 	for (i = 0; i < XT_PAGES; i++)
 		KUNIT_EXPECT_EQ(test, xt_read(&x, i), i + 1);
 }
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/* Subpage @i of THP @j holds the tag (@j << 9) + @i + 1 in its first bytes. */
+static int xt_thp_tags(unsigned long base, bool check)
+{
+	unsigned int i, j;
+	u16 tag, v;
+
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < HPAGE_PMD_NR; i++) {
+			void __user *p = (void __user *)(base + j * HPAGE_PMD_SIZE +
+							 i * PAGE_SIZE);
+
+			tag = (j << 9) + i + 1;
+			if (!check && copy_to_user(p, &tag, sizeof(tag)))
+				return -EFAULT;
+			if (check && (copy_from_user(&v, p, sizeof(v)) ||
+				      v != tag))
+				return -EIO;
+		}
+	}
+	return 0;
+}
+
+/*
+ * After an exchange, @folio maps @addr by a PMD, exclusively (as the
+ * migration entry recorded it), and no tail page says it is exclusive.
+ */
+static void xt_expect_thp_at(struct kunit *test, struct folio *folio,
+			     unsigned long addr, int ref)
+{
+	long i, excl = 0;
+
+	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(addr), folio);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), ref);
+	KUNIT_EXPECT_EQ(test, folio_entire_mapcount(folio), 1);
+	KUNIT_EXPECT_TRUE(test, PageAnonExclusive(folio_page(folio, 0)));
+	for (i = 1; i < folio_nr_pages(folio); i++)
+		excl += PageAnonExclusive(folio_page(folio, i));
+	KUNIT_EXPECT_EQ(test, excl, 0);
+}
+
+/*
+ * Two THPs mapped by PMDs are exchanged whole, there and back: with their
+ * addresses (known unmapped from their PMDs, the tail pages not looked
+ * at) and through the rmap alone; each time the data stays at its
+ * address, each address maps the other folio, exclusively.
+ */
+static void xt_test_thp(struct kunit *test)
+{
+	struct folio_exchange p = {};
+	struct mm_struct *mm;
+	unsigned long map, base;
+	struct folio *f[2];
+	LIST_HEAD(isolated);
+	int ref[2], j;
+
+	map = kunit_vm_mmap(test, NULL, 0, 3 * HPAGE_PMD_SIZE,
+			    PROT_READ | PROT_WRITE,
+			    MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(map) || !map);
+	mm = current->mm;
+	base = ALIGN(map, HPAGE_PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, do_madvise(mm, base, 2 * HPAGE_PMD_SIZE,
+					 MADV_HUGEPAGE), 0);
+	KUNIT_ASSERT_EQ(test, xt_thp_tags(base, false), 0);
+	lru_add_drain_all();
+	for (j = 0; j < 2; j++) {
+		f[j] = xt_folio_at(base + j * HPAGE_PMD_SIZE);
+		KUNIT_ASSERT_NOT_NULL(test, f[j]);
+		/* Boot-time memory has free 2 MiB blocks to fault THPs in. */
+		KUNIT_ASSERT_TRUE(test, folio_test_pmd_mappable(f[j]));
+		ref[j] = folio_ref_count(f[j]);
+		KUNIT_ASSERT_TRUE(test, folio_isolate_lru(f[j]));
+		list_add_tail(&f[j]->lru, &isolated);
+		node_stat_mod_folio(f[j], NR_ISOLATED_ANON,
+				    folio_nr_pages(f[j]));
+	}
+
+	p.a = f[0];
+	p.b = f[1];
+	p.addr_a = base;
+	p.addr_b = base + HPAGE_PMD_SIZE;
+	mmap_read_lock(mm);
+	KUNIT_EXPECT_EQ(test, exchange_folios_mm(mm, mm, &p, 1), 1);
+	mmap_read_unlock(mm);
+	KUNIT_EXPECT_EQ(test, p.err, 0);
+	KUNIT_EXPECT_TRUE(test, p.pmd_a && p.pmd_b);
+	/* Still isolated: one reference more. */
+	xt_expect_thp_at(test, f[1], base, ref[1] + 1);
+	xt_expect_thp_at(test, f[0], base + HPAGE_PMD_SIZE, ref[0] + 1);
+	KUNIT_EXPECT_EQ(test, xt_thp_tags(base, true), 0);
+
+	KUNIT_EXPECT_EQ(test, exchange_folios(&p, 1), 1);
+	KUNIT_EXPECT_EQ(test, p.err, 0);
+	KUNIT_EXPECT_FALSE(test, p.pmd_a || p.pmd_b);
+	putback_movable_pages(&isolated);
+	lru_add_drain_all();
+	xt_expect_thp_at(test, f[0], base, ref[0]);
+	xt_expect_thp_at(test, f[1], base + HPAGE_PMD_SIZE, ref[1]);
+	KUNIT_EXPECT_EQ(test, xt_thp_tags(base, true), 0);
+}
+#else
+static void xt_test_thp(struct kunit *test)
+{
+	kunit_skip(test, "no transparent huge pages");
+}
+#endif
 
 /* A folio copier that swaps the first @swap_first pairs, or fails. */
 struct xt_copier {
@@ -463,6 +577,7 @@ static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_type),
 	KUNIT_CASE(xt_test_twice),
 	KUNIT_CASE(xt_test_mm),
+	KUNIT_CASE(xt_test_thp),
 	KUNIT_CASE(xt_test_copier),
 	KUNIT_CASE(xt_test_copier_copy),
 	KUNIT_CASE(xt_test_copier_ahead),

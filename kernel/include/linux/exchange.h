@@ -40,6 +40,7 @@ struct folio_exchange {
 	struct vm_area_struct *vma_b;
 	bool unmapped;
 	bool frozen;
+	bool pmd_a, pmd_b;		/* unmapped from a PMD of mm_a, mm_b */
 	bool queued_a, partially_a, queued_b, partially_b;
 };
 

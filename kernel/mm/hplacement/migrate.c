@@ -584,12 +584,12 @@ static struct mm_struct *hpl_where_find(const struct hpl_promote *pr,
 }
 
 /*
- * Exchange @nr pairs.  Small folios (also those split off a cold THP) are
- * exchanged with the addresses where the walks found them, under the
- * mmap_lock of the mm of the first hot one and of the first cold one, so
- * that exchange_folios_mm() remaps them without rmap walks.  The second
- * mmap_lock is only tried (two of the same class could deadlock); the
- * folios of other mms, and large ones, go through the rmap.
+ * Exchange @nr pairs with the addresses where the walks found the folios
+ * (small ones split off a cold THP too), under the mmap_lock of the mm of
+ * the first hot one and of the first cold one, so that exchange_folios_mm()
+ * remaps small folios without rmap walks and knows which THPs it unmapped
+ * from a PMD.  The second mmap_lock is only tried (two of the same class
+ * could deadlock); the folios of other mms go through the rmap alone.
  */
 static int hpl_exchange_pairs(struct folio_exchange *pairs, unsigned int nr,
 			      const struct hpl_promote *hot,
@@ -603,8 +603,6 @@ static int hpl_exchange_pairs(struct folio_exchange *pairs, unsigned int nr,
 	for (i = 0; i < nr; i++) {
 		pairs[i].addr_a = 0;
 		pairs[i].addr_b = 0;
-		if (folio_test_large(pairs[i].a))
-			continue;
 		mm = hpl_where_find(hot, pairs[i].a, &addr);
 		if (mm && !mm_a)
 			mm_a = mm;
