@@ -266,7 +266,7 @@ static void xt_test_mm(struct kunit *test)
 }
 
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
-/* Subpage @i of THP @j holds the tag (@j << 9) + @i + 1 in its first bytes. */
+/* Page @i of THP @j holds the tag @j * HPAGE_PMD_NR + @i + 1 at its start. */
 static int xt_thp_tags(unsigned long base, bool check)
 {
 	unsigned int i, j;
@@ -277,7 +277,7 @@ static int xt_thp_tags(unsigned long base, bool check)
 			void __user *p = (void __user *)(base + j * HPAGE_PMD_SIZE +
 							 i * PAGE_SIZE);
 
-			tag = (j << 9) + i + 1;
+			tag = j * HPAGE_PMD_NR + i + 1;
 			if (!check && copy_to_user(p, &tag, sizeof(tag)))
 				return -EFAULT;
 			if (check && (copy_from_user(&v, p, sizeof(v)) ||
