@@ -684,46 +684,195 @@ static void test_pinned(void)
 	close(pfd[1]);
 }
 
+/*
+ * A memfd of n pages mapped shared, page i bound to nodes[i] and filled
+ * from seed + i; its fd in *fdp.  NULL on failure.
+ */
+static char *map_memfd(int *fdp, size_t n, const int *nodes, uint64_t seed)
+{
+	int fd = syscall(SYS_memfd_create, "xchgtest", 0);
+	char *m;
+	size_t i;
+
+	if (fd < 0 || ftruncate(fd, n * PAGE)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	m = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		close(fd);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		if (mbind_node(m + i * PAGE, PAGE, nodes[i]))
+			perror("xchgtest: mbind (memfd)");
+		fill(m + i * PAGE, PAGE, seed + i);
+	}
+	*fdp = fd;
+	return m;
+}
+
+/* Whether page i of the file fd holds the pattern of seed, read(2) there. */
+static int check_file(int fd, size_t i, uint64_t seed)
+{
+	static char buf[PAGE];
+
+	return pread(fd, buf, PAGE, i * PAGE) == (ssize_t)PAGE &&
+	       check(buf, PAGE, seed);
+}
+
+/* The forked child of test_shmem(): checks its shared view of m and m2. */
+static void shmem_child(int in, int out, char *m, char *m2)
+{
+	char cmd, res;
+
+	while (read(in, &cmd, 1) == 1) {
+		if (cmd == 'v')		/* as written (maps both, too) */
+			res = check(m, PAGE, 91) && check(m2, PAGE, 93);
+		else if (cmd == 'W')	/* after the parent's write to m */
+			res = check(m, PAGE, 94) && check(m2, PAGE, 93);
+		else
+			_exit(0);
+		if (write(out, &res, 1) != 1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+/*
+ * Small shmem folios (memfd): exchanged with each other within a file and
+ * across files, directly when mapped once and through the rmap when a
+ * child maps them too; read(2) of the file sees the data where it was
+ * written.  An anonymous page with a shmem one is refused.
+ */
+static void test_shmem(void)
+{
+	/* success, busy, type, order, tlb, split, direct */
+	static const int pair[C_NR] = { 1, 0, 0, 0, 1, 0, 2 };
+	static const int shared[C_NR] = { 1, 0, 0, 0, 1, 0, 0 };
+	static const int mixed[C_NR] = { 0, 0, 1, 0, 0, 0, 0 };
+	static const int nodes[2] = { 1, 0 }, node0[1] = { 0 };
+	int fd, fd2, rc, p2c[2], c2p[2], status;
+	struct counters c;
+	char *m, *m2, *a, *b;
+	pid_t child;
+
+	m = map_memfd(&fd, 2, nodes, 91);
+	m2 = map_memfd(&fd2, 1, node0, 93);
+	if (!m || !m2) {
+		ok(0, "shmem: two memfds mapped shared");
+		return;
+	}
+	ok(node_of(0, m, PAGE) == 1 && node_of(0, m + PAGE, PAGE) == 0 &&
+	   node_of(0, m2, PAGE) == 0, "shmem: memfd pages placed by mbind");
+
+	counters_read(&c);
+	rc = xchg(getpid(), m, m + PAGE);
+	ok(!rc, "shmem: exchange of two pages of a memfd succeeds (%s)",
+	   errname(rc));
+	ok(check(m, PAGE, 91) && check(m + PAGE, PAGE, 92) &&
+	   node_of(0, m, PAGE) == 0 && node_of(0, m + PAGE, PAGE) == 1,
+	   "shmem: both keep their data through the mapping, nodes swapped");
+	ok(check_file(fd, 0, 91) && check_file(fd, 1, 92),
+	   "shmem: read(2) of the memfd sees the same data (page cache swapped)");
+	ok(counters_moved(&c, pair),
+	   "shmem: exchange_success +1, both unmapped directly");
+
+	counters_read(&c);
+	rc = xchg(getpid(), m + PAGE, m2);
+	ok(!rc, "shmem: exchange across two memfds succeeds (%s)", errname(rc));
+	ok(check(m + PAGE, PAGE, 92) && check(m2, PAGE, 93) &&
+	   check_file(fd, 1, 92) && check_file(fd2, 0, 93) &&
+	   node_of(0, m + PAGE, PAGE) == 0 && node_of(0, m2, PAGE) == 1,
+	   "shmem: each file keeps its data, nodes swapped");
+	ok(counters_moved(&c, pair), "shmem: counted as one exchange");
+
+	if (pipe(p2c) || pipe(c2p)) {
+		ok(0, "shmem: pipes");
+		return;
+	}
+	child = fork();
+	if (child < 0) {
+		ok(0, "shmem: fork()");
+		return;
+	}
+	if (!child) {
+		close(p2c[1]);
+		close(c2p[0]);
+		shmem_child(p2c[0], c2p[1], m, m2);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	/* Fork copies no PTE of a shared file mapping: the child faults. */
+	ok(ask(p2c[1], c2p[0], 'v'), "shmem: a forked child maps both memfds");
+	counters_read(&c);
+	rc = xchg(getpid(), m, m2);
+	ok(!rc, "shmem: exchange of pages a child maps too (mapcount 2) succeeds (%s)",
+	   errname(rc));
+	ok(counters_moved(&c, shared),
+	   "shmem: both unmapped through the rmap (exchange_direct +0)");
+	ok(node_of(0, m, PAGE) == 1 && node_of(child, m, PAGE) == 1 &&
+	   node_of(child, m2, PAGE) == 0,
+	   "shmem: parent and child map the exchanged pages");
+	ok(ask(p2c[1], c2p[0], 'v') && check(m, PAGE, 91) &&
+	   check(m2, PAGE, 93) && check_file(fd2, 0, 93),
+	   "shmem: parent and child see the data");
+	fill(m, PAGE, 94);
+	ok(ask(p2c[1], c2p[0], 'W') && check_file(fd, 0, 94),
+	   "shmem: a write after the exchange reaches the child and the file");
+	close(p2c[1]);
+	waitpid(child, &status, 0);
+	close(c2p[0]);
+	ok(WIFEXITED(status) && !WEXITSTATUS(status), "shmem: child exits 0");
+
+	two_pages(&a, &b, 95, 96);
+	counters_read(&c);
+	rc = xchg(getpid(), a, m2);
+	ok(rc == -EOPNOTSUPP,
+	   "shmem: anonymous page with a shmem page refused with EOPNOTSUPP (%s)",
+	   errname(rc));
+	ok(check(a, PAGE, 95) && check(m2, PAGE, 93) &&
+	   node_of(0, a, PAGE) == 1 && node_of(0, m2, PAGE) == 0,
+	   "shmem: both keep data and node");
+	ok(counters_moved(&c, mixed), "shmem: exchange_fail_type +1, nothing else");
+	/* For a test of the copier: these pairs never reach it. */
+	diag("shmem: 3 pairs exchanged by the CPU");
+	close(fd);
+	close(fd2);
+	munmap(m, 2 * PAGE);
+	munmap(m2, PAGE);
+}
+
 static void test_file(void)
 {
-	static const int want[C_NR] = { 0, 0, 2, 0, 0, 0, 0 };
+	static const int want[C_NR] = { 0, 0, 1, 0, 0, 0, 0 };
 	volatile char sink;
 	struct counters c;
-	char *a, *b, *m, *f;
+	char *a, *b, *f;
 	int fd, rc;
 
 	two_pages(&a, &b, 81, 82);
-	fd = syscall(SYS_memfd_create, "xchgtest", 0);
-	if (fd < 0 || ftruncate(fd, PAGE)) {
-		ok(0, "file: memfd_create");
-		return;
-	}
-	m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
 	fd = open("/proc/self/exe", O_RDONLY);
 	f = fd < 0 ? MAP_FAILED :
 	    mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (fd >= 0)
 		close(fd);
-	if (m == MAP_FAILED || f == MAP_FAILED) {
-		ok(0, "file: mmap of a memfd and of our own executable");
+	if (f == MAP_FAILED) {
+		ok(0, "file: mmap of our own executable");
 		return;
 	}
-	fill(m, PAGE, 83);
 	sink = f[0];
 	(void)sink;
 	counters_read(&c);
-	rc = xchg(getpid(), m, b);
-	ok(rc == -EOPNOTSUPP, "file: shmem page (memfd) refused with EOPNOTSUPP (%s)",
-	   errname(rc));
 	rc = xchg(getpid(), a, f);
 	ok(rc == -EOPNOTSUPP,
 	   "file: page cache page (private file mapping) refused with EOPNOTSUPP (%s)",
 	   errname(rc));
-	ok(check(m, PAGE, 83) && check(a, PAGE, 81) && check(b, PAGE, 82) &&
+	ok(check(a, PAGE, 81) && check(b, PAGE, 82) &&
 	   node_of(0, a, PAGE) == 1 && node_of(0, b, PAGE) == 0,
 	   "file: the anonymous pages keep data and node");
-	ok(counters_moved(&c, want), "file: exchange_fail_type +2, nothing else");
+	ok(counters_moved(&c, want), "file: exchange_fail_type +1, nothing else");
 }
 
 /* A FOLL_PIN (longterm) pin: io_uring fixed buffers. */
@@ -1218,6 +1367,7 @@ int main(int argc, char **argv)
 	test_order(x, have_thp);
 	test_pinned();
 	test_file();
+	test_shmem();
 	test_foll_pin();
 	test_kinds();
 	test_race();

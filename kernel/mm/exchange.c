@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Folio exchange: swap the contents and the mappings of two anonymous folios
- * of the same order, typically a hot folio on a slow memory node and a cold
- * folio on a fast one, without needing free memory on either node.
+ * of the same order (or of two small shmem folios), typically a hot folio on
+ * a slow memory node and a cold folio on a fast one, without needing free
+ * memory on either node.
  *
  * Each pair goes through the steps of a migration, done for both folios at
  * once: both are locked and unmapped to migration entries; after one TLB
@@ -18,7 +19,9 @@
  * Statistics need no extra care: unmapping and remapping go through the
  * rmap functions, which account NR_ANON_MAPPED and NR_ANON_THPS to the node
  * and memcg of the folio at that time, and each folio is put back on the
- * LRU of its own node by the caller.
+ * LRU of its own node by the caller.  Both folios of a pair are of one
+ * kind, so the page cache and RSS counters that a shmem folio counts in
+ * stay as they are.
  */
 
 #include <linux/debugfs.h>
@@ -36,6 +39,7 @@
 #include <linux/ptrace.h>
 #include <linux/rmap.h>
 #include <linux/rwsem.h>
+#include <linux/shmem_fs.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/sysctl.h>
 #include <linux/sched/task.h>
@@ -71,6 +75,33 @@ static void exchange_count(int err, unsigned int nr)
 }
 
 /*
+ * A small folio of shmem's page cache (tmpfs, memfd, shared anonymous
+ * memory).  Its page cache slot is swapped with its partner's; a large one
+ * would need its multi-index slots and PMD mappings of page cache handled,
+ * and other file systems their private data and dirty accounting.
+ */
+static bool exchange_shmem(struct folio *folio)
+{
+	struct address_space *mapping = READ_ONCE(folio->mapping);
+
+	return !folio_test_anon(folio) && !folio_test_large(folio) &&
+	       mapping && shmem_mapping(mapping);
+}
+
+/**
+ * folio_may_exchange - whether exchange_folios() takes folios of this kind
+ * @folio: the folio, locked or not (then the answer is only a hint)
+ *
+ * Return: true for anonymous folios (not KSM) and small shmem folios.
+ */
+bool folio_may_exchange(struct folio *folio)
+{
+	if (folio_test_anon(folio))
+		return !folio_test_ksm(folio);
+	return exchange_shmem(folio);
+}
+
+/*
  * Whether @folio is of a kind that can be exchanged: -EOPNOTSUPP for the
  * kinds we refuse, -EBUSY for transient states, 0 otherwise.  The folio is
  * locked, so none of this changes under us except the reference count.
@@ -78,7 +109,7 @@ static void exchange_count(int err, unsigned int nr)
 static int exchange_check(struct folio *folio)
 {
 	if (folio_test_hugetlb(folio) || folio_is_zone_device(folio) ||
-	    !folio_test_anon(folio) || folio_test_ksm(folio))
+	    !folio_may_exchange(folio))
 		return -EOPNOTSUPP;
 	/* Swap cache, lazyfree, mlock and poison each need work we do not do. */
 	if (folio_test_swapcache(folio) || !folio_test_swapbacked(folio) ||
@@ -92,8 +123,9 @@ static int exchange_check(struct folio *folio)
 	/* The caller must have isolated it. */
 	if (WARN_ON_ONCE(folio_test_lru(folio)))
 		return -EOPNOTSUPP;
+	/* Not uptodate: shmem is still filling it (fallocate, a fault). */
 	if (folio_test_writeback(folio) || folio_maybe_dma_pinned(folio) ||
-	    !folio_mapped(folio))
+	    !folio_mapped(folio) || !folio_test_uptodate(folio))
 		return -EBUSY;
 	/* Mappings plus our isolation reference, and nobody else. */
 	if (folio_ref_count(folio) != folio_expected_ref_count(folio) + 1)
@@ -137,7 +169,8 @@ static bool exchange_unmap_pte(struct exchange_direct *d, struct folio *folio,
 		return false;
 	}
 
-	excl = PageAnonExclusive(page);
+	/* PG_anon_exclusive is PG_mappedtodisk on page cache. */
+	excl = folio_test_anon(folio) && PageAnonExclusive(page);
 	flush_cache_page(vma, addr, folio_pfn(folio));
 	/*
 	 * The flush waits for the batch, as try_to_migrate() lets it with
@@ -276,11 +309,19 @@ static int exchange_unmap(struct folio_exchange *x,
 		return -EBUSY;
 	}
 
-	/* Permanent reasons first: a kind we refuse, then different orders. */
+	/*
+	 * Permanent reasons first: a kind we refuse or two kinds (or, for
+	 * shmem, two memcgs: the page cache counters of each memcg and node
+	 * would have to move), then different orders.
+	 */
 	err = exchange_check(a);
 	err_b = exchange_check(b);
 	if (err != -EOPNOTSUPP && err_b == -EOPNOTSUPP)
 		err = err_b;
+	else if (err != -EOPNOTSUPP &&
+		 (folio_test_anon(a) != folio_test_anon(b) ||
+		  (!folio_test_anon(a) && folio_memcg(a) != folio_memcg(b))))
+		err = -EOPNOTSUPP;
 	else if (err != -EOPNOTSUPP && folio_order(a) != folio_order(b))
 		err = -EXDEV;
 	else if (!err)
@@ -289,17 +330,19 @@ static int exchange_unmap(struct folio_exchange *x,
 		goto unlock;
 
 	/*
-	 * Keep the anon_vmas of folios unmapped through the rmap alive while
-	 * they are unmapped, as migration does.  None means the folio was
-	 * unmapped meanwhile.  A directly unmapped folio's stays with its VMA.
+	 * Keep the anon_vmas of anonymous folios unmapped through the rmap
+	 * alive while they are unmapped, as migration does.  None means the
+	 * folio was unmapped meanwhile.  A directly unmapped folio's stays
+	 * with its VMA; a locked shmem folio's mapping stays with its inode.
 	 */
 	x->vma_a = exchange_unmap_direct(da, a, x->addr_a);
-	if (!x->vma_a)
+	if (!x->vma_a && folio_test_anon(a))
 		x->anon_vma_a = folio_get_anon_vma(a);
 	x->vma_b = exchange_unmap_direct(db, b, x->addr_b);
-	if (!x->vma_b)
+	if (!x->vma_b && folio_test_anon(b))
 		x->anon_vma_b = folio_get_anon_vma(b);
-	if ((!x->vma_a && !x->anon_vma_a) || (!x->vma_b && !x->anon_vma_b)) {
+	if (folio_test_anon(a) &&
+	    ((!x->vma_a && !x->anon_vma_a) || (!x->vma_b && !x->anon_vma_b))) {
 		/*
 		 * Back where it was, if one was unmapped directly; nothing
 		 * went through the rmap yet (and an unmapped folio's anon_vma
@@ -464,7 +507,8 @@ static void exchange_metadata(struct folio_exchange *x)
 			folio_clear_idle(b);
 		}
 	}
-	exchange_anon_exclusive(x);
+	if (folio_test_anon(a))
+		exchange_anon_exclusive(x);
 
 	/*
 	 * NUMA balancing state; in memory tiering mode it records an access
@@ -808,6 +852,30 @@ static void exchange_swap_contents(struct folio_exchange *pairs,
 }
 
 /*
+ * The references of an unmapped, isolated folio: ours, and for shmem one
+ * per page from the page cache.
+ */
+static int exchange_refs(struct folio *folio)
+{
+	return folio_expected_ref_count(folio) + 1;
+}
+
+/*
+ * Put @new in the page cache slot of @old.  Both are frozen, so a lookup
+ * that finds either retries until they thaw; the slot's marks stay, as
+ * the flags they mirror go with the contents.
+ */
+static void exchange_cache_store(struct folio *old, struct folio *new)
+{
+	XA_STATE(xas, &old->mapping->i_pages, old->index);
+
+	xas_lock_irq(&xas);
+	VM_WARN_ON_ONCE_FOLIO(xas_load(&xas) != old, old);
+	xas_store(&xas, new);
+	xas_unlock_irq(&xas);
+}
+
+/*
  * After the batch's TLB flush: check that both folios are unmapped and
  * only ours, and freeze their reference counts, so that no new reference
  * (a PFN walker, GUP-fast racing with the unmap) can see a folio whose
@@ -828,10 +896,10 @@ static int exchange_freeze(struct folio_exchange *x)
 	exchange_deferred(a, &x->queued_a, &x->partially_a);
 	exchange_deferred(b, &x->queued_b, &x->partially_b);
 
-	if (!folio_ref_freeze(a, 1))
+	if (!folio_ref_freeze(a, exchange_refs(a)))
 		return -EBUSY;
-	if (!folio_ref_freeze(b, 1)) {
-		folio_ref_unfreeze(a, 1);
+	if (!folio_ref_freeze(b, exchange_refs(b))) {
+		folio_ref_unfreeze(a, exchange_refs(a));
 		return -EBUSY;
 	}
 
@@ -856,10 +924,14 @@ static int exchange_finish(struct folio_exchange *x, int err)
 	if (err)
 		goto restore;
 
+	if (!folio_test_anon(a)) {
+		exchange_cache_store(a, b);
+		exchange_cache_store(b, a);
+	}
 	exchange_metadata(x);
 
-	folio_ref_unfreeze(b, 1);
-	folio_ref_unfreeze(a, 1);
+	folio_ref_unfreeze(b, exchange_refs(b));
+	folio_ref_unfreeze(a, exchange_refs(a));
 	x->frozen = false;
 
 	/*
@@ -912,7 +984,10 @@ out:
  *
  * Both folios of a pair must be anonymous, not KSM, not in the swap cache,
  * not lazyfree, not mlocked, and of the same order; large folios (THP,
- * mTHP) are exchanged whole, mapped by PMD or by PTEs.  The caller must
+ * mTHP) are exchanged whole, mapped by PMD or by PTEs.  Or both are small
+ * folios of shmem's page cache, mapped, uptodate and of the same memcg:
+ * their page cache slots are swapped too, and the CPU swaps their
+ * contents at once (a lookup spins on them while they are frozen).  The caller must
  * have isolated every folio from the LRU (folio_isolate_lru(), with
  * NR_ISOLATED_* accounted as for migrate_pages()) and hold no reference to
  * it besides that isolation reference; the folios stay isolated, and the
@@ -1022,14 +1097,21 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 		if (x->err) {
 			exchange_finish(x, x->err);
 			exchange_count(x->err, 1);
+		} else if (!folio_test_anon(x->a)) {
+			/*
+			 * A page cache lookup that finds a frozen folio
+			 * retries without sleeping: no wait for a copier.
+			 */
+			exchange_contents(x->a, x->b);
+			x->err = exchange_finish(x, 0);
+			done++;
 		} else {
 			frozen++;
 		}
 	}
-	if (!frozen)
-		goto out;
-	exchange_swap_contents(pairs, nr, fa);
-	for (i = 0; i < nr; i++) {
+	if (frozen)
+		exchange_swap_contents(pairs, nr, fa);
+	for (i = 0; frozen && i < nr; i++) {
 		struct folio_exchange *x = &pairs[i];
 
 		if (!x->frozen)
@@ -1038,7 +1120,6 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 		done++;
 	}
 	exchange_count(0, done);
-out:
 	kfree(fa);
 	return done;
 }

@@ -14,7 +14,9 @@
 #include <linux/mman.h>
 #include <linux/migrate.h>
 #include <linux/pagewalk.h>
+#include <linux/pagemap.h>
 #include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
 #include <linux/swap.h>
 #include <linux/uaccess.h>
 
@@ -571,6 +573,177 @@ static void xt_test_copier_ahead(struct kunit *test)
 	}
 }
 
+/* Two shmem files of XT_SHMEM_PAGES, each mapped shared in the test's mm. */
+#define XT_SHMEM_PAGES	2
+
+struct xt_shmem {
+	struct file *file[2];
+	unsigned long base[2];
+	struct folio *folio[2][XT_SHMEM_PAGES];
+	int ref[2][XT_SHMEM_PAGES];
+};
+
+static void xt_shmem_put(void *data)
+{
+	struct xt_shmem *s = data;
+
+	int f;
+
+	for (f = 0; f < 2; f++)
+		if (!IS_ERR_OR_NULL(s->file[f]))
+			fput(s->file[f]);
+}
+
+/* The tag of page @i of file @f: 64 + 16 * @f + @i. */
+static int xt_shmem_tag(int f, int i)
+{
+	return 64 + 16 * f + i;
+}
+
+static void xt_shmem_init(struct kunit *test, struct xt_shmem *s,
+			  struct list_head *isolated)
+{
+	u8 buf[64];
+	int f, i;
+
+	for (f = 0; f < 2; f++) {
+		s->file[f] = shmem_file_setup("xt_shmem",
+					      XT_SHMEM_PAGES * PAGE_SIZE, 0);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(s->file[f]));
+		s->base[f] = kunit_vm_mmap(test, s->file[f], 0,
+					   XT_SHMEM_PAGES * PAGE_SIZE,
+					   PROT_READ | PROT_WRITE, MAP_SHARED,
+					   0);
+		KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(s->base[f]) ||
+				   !s->base[f]);
+		for (i = 0; i < XT_SHMEM_PAGES; i++) {
+			memset(buf, xt_shmem_tag(f, i), sizeof(buf));
+			KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)
+							   (s->base[f] + i * PAGE_SIZE),
+							   buf, sizeof(buf)), 0UL);
+		}
+	}
+	lru_add_drain_all();
+	for (f = 0; f < 2; f++) {
+		for (i = 0; i < XT_SHMEM_PAGES; i++) {
+			struct folio *folio;
+
+			folio = xt_folio_at(s->base[f] + i * PAGE_SIZE);
+			KUNIT_ASSERT_NOT_NULL(test, folio);
+			KUNIT_ASSERT_FALSE(test, folio_test_anon(folio));
+			s->folio[f][i] = folio;
+			s->ref[f][i] = folio_ref_count(folio);
+			KUNIT_ASSERT_TRUE(test, folio_isolate_lru(folio));
+			list_add_tail(&folio->lru, isolated);
+			node_stat_mod_folio(folio, NR_ISOLATED_ANON +
+					    folio_is_file_lru(folio), 1);
+		}
+	}
+}
+
+/* Page @i of file @f reads @tag through the mapping and through the file. */
+static void xt_expect_shmem(struct kunit *test, struct xt_shmem *s, int f,
+			    int i, int tag)
+{
+	loff_t pos = i * PAGE_SIZE;
+	u8 v = 0, w = 0;
+
+	KUNIT_EXPECT_EQ(test, copy_from_user(&v, (void __user *)
+					     (s->base[f] + i * PAGE_SIZE), 1),
+			0UL);
+	KUNIT_EXPECT_EQ(test, v, tag);
+	KUNIT_EXPECT_EQ(test, kernel_read(s->file[f], &w, 1, &pos), 1L);
+	KUNIT_EXPECT_EQ(test, w, tag);
+}
+
+/*
+ * Small shmem folios: a pair within one file and a pair across two files
+ * are exchanged, in one batch with an anonymous pair, while a copier is
+ * registered.  The copier gets the anonymous pair only (a page cache
+ * lookup spins on a frozen folio, so the CPU swaps shmem pairs at once).
+ * After, each page cache slot and mapping holds the other folio of its
+ * pair, which reads the data written there, through the mapping and the
+ * file; references are as before.  A shmem folio paired with an
+ * anonymous one is refused with -EOPNOTSUPP, and both stay as they were.
+ */
+static void xt_test_shmem(struct kunit *test)
+{
+	struct folio_exchange p[4] = {};
+	struct xt_shmem *s;
+	struct xt_copier xc;
+	struct folio *got;
+	struct xt x;
+	int f, i;
+
+	s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, xt_shmem_put, s),
+			0);
+	KUNIT_ASSERT_EQ(test, xt_init(test, &x), 0);
+	xt_isolate(test, &x, 3);
+	xt_shmem_init(test, s, &x.isolated);
+
+	/* file 0's pages with each other; file 1's page 0 with an anon one */
+	p[0].a = s->folio[0][0];
+	p[0].b = s->folio[0][1];
+	p[1].a = x.folio[0];
+	p[1].b = x.folio[1];
+	p[2].a = s->folio[1][1];
+	p[2].b = x.folio[2];
+	xt_copier_init(test, &xc, 4, 0);
+	KUNIT_EXPECT_EQ(test, exchange_folios(p, 3), 2);
+	folio_copier_unregister(&xc.c);
+	KUNIT_EXPECT_EQ(test, p[0].err, 0);
+	KUNIT_EXPECT_EQ(test, p[1].err, 0);
+	KUNIT_EXPECT_EQ(test, p[2].err, -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, xc.calls, 1);
+	KUNIT_EXPECT_EQ(test, xc.last_nr, 1U);
+	KUNIT_EXPECT_TRUE(test, xc.all_frozen);
+
+	/* Across files: file 1's page 0 with file 0's page 1 (now folio 0). */
+	p[3].a = s->folio[1][0];
+	p[3].b = s->folio[0][0];
+	KUNIT_EXPECT_EQ(test, exchange_folios(&p[3], 1), 1);
+	KUNIT_EXPECT_EQ(test, p[3].err, 0);
+	xt_putback(&x);
+
+	/* Page 0 of file 0 ... */
+	xt_expect_shmem(test, s, 0, 0, xt_shmem_tag(0, 0));
+	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[0]), s->folio[0][1]);
+	/* ... page 1 of file 0 and page 0 of file 1 ... */
+	xt_expect_shmem(test, s, 0, 1, xt_shmem_tag(0, 1));
+	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[0] + PAGE_SIZE),
+			    s->folio[1][0]);
+	xt_expect_shmem(test, s, 1, 0, xt_shmem_tag(1, 0));
+	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[1]), s->folio[0][0]);
+	/* ... and the refused one. */
+	xt_expect_shmem(test, s, 1, 1, xt_shmem_tag(1, 1));
+	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[1] + PAGE_SIZE),
+			    s->folio[1][1]);
+	/* What each page cache slot holds, and the folios' place in it. */
+	for (f = 0; f < 2; f++) {
+		for (i = 0; i < XT_SHMEM_PAGES; i++) {
+			got = filemap_get_folio(s->file[f]->f_mapping, i);
+			KUNIT_ASSERT_FALSE(test, IS_ERR(got));
+			KUNIT_EXPECT_PTR_EQ(test, got,
+					    xt_folio_at(s->base[f] +
+							i * PAGE_SIZE));
+			KUNIT_EXPECT_PTR_EQ(test, got->mapping,
+					    s->file[f]->f_mapping);
+			KUNIT_EXPECT_EQ(test, got->index, (pgoff_t)i);
+			folio_put(got);
+			KUNIT_EXPECT_EQ(test, folio_ref_count(s->folio[f][i]),
+					s->ref[f][i]);
+			KUNIT_EXPECT_EQ(test, folio_mapcount(s->folio[f][i]), 1);
+		}
+	}
+	/* The anonymous pair was exchanged by the copier, the third kept. */
+	KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, 0), x.folio[1]);
+	KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, 2), x.folio[2]);
+	for (i = 0; i < XT_PAGES; i++)
+		KUNIT_EXPECT_EQ(test, xt_read(&x, i), i + 1);
+}
+
 static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_swap),
 	KUNIT_CASE(xt_test_busy),
@@ -578,6 +751,7 @@ static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_twice),
 	KUNIT_CASE(xt_test_mm),
 	KUNIT_CASE(xt_test_thp),
+	KUNIT_CASE(xt_test_shmem),
 	KUNIT_CASE(xt_test_copier),
 	KUNIT_CASE(xt_test_copier_copy),
 	KUNIT_CASE(xt_test_copier_ahead),

@@ -177,6 +177,7 @@ def run(t):
              '\n'.join(bad[:40]))
     exchange_when_full(t)
     exchange_when_full(t, thp=True)
+    exchange_when_full(t, shmem=True)
     exchange_hot_thps(t)
     exchange_by_rank(t)
     demotion(t)
@@ -318,19 +319,26 @@ def promotion(t, g):
          'nr_isolated_anon and nr_isolated_file back to 0', iso)
 
 
-def exchange_when_full(t, thp=False):
+def exchange_when_full(t, thp=False, shmem=False):
     """With FMEM filled by cold pages of another process, the hot set is
     exchanged with them.  With THP, the cold pages are 2 MiB folios and
-    the hot ones 4 KiB: cold folios are split to pair with them."""
-    what = 'FMEM full of THPs' if thp else 'FMEM full'
+    the hot ones 4 KiB: cold folios are split to pair with them.  With
+    shmem, both are tmpfs files mapped shared: page cache exchanged."""
+    what = ('FMEM full of THPs' if thp else
+            'FMEM full of tmpfs' if shmem else 'FMEM full')
     with Guest(fmem='512M') as g:
         # THP on madvise: the filler asks for THPs, the hot set gets 4 KiB
         # pages, and most of it has to be exchanged.
         if thp:
             g.out(f'echo madvise > {THP}')
+        kind = ''
+        if shmem:
+            g.out('mkdir -p /mnt/t && mount -t tmpfs -o size=1G tmpfs /mnt/t')
+            kind = '--file /mnt/t/cold '
         filler = max(node_free_mb(g, 0) - (32 if thp else 48), 64)
         g.out(f'gups --size {filler}M --hot 4K --hot-frac 1 --membind 0 '
-              f'{"--thp " if thp else ""}--duration 90 > /tmp/filler.json 2>&1 &')
+              f'{"--thp " if thp else ""}{kind}--duration 90 '
+              '> /tmp/filler.json 2>&1 &')
         time.sleep(4)
         t.diag(g.out('grep -e MemFree -e AnonHuge '
                      '/sys/devices/system/node/node*/meminfo'))
@@ -338,7 +346,8 @@ def exchange_when_full(t, thp=False):
              g.out('cat /tmp/filler.json; dmesg | tail -20'))
         v0 = g.vmstat()
         g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
-        rc, out, fast, slow = gups_fracs(g, 30, 300)
+        rc, out, fast, slow = gups_fracs(
+            g, 30, 300, '--file /mnt/t/hot' if shmem else '')
         v1 = g.vmstat()
         g.out(f'echo 0 > {D}/enabled')
         d = {k: v1[k] - v0[k] for k in COUNTERS}
@@ -347,6 +356,11 @@ def exchange_when_full(t, thp=False):
         t.ok(d['hpl_exchanges'] > 0, f'{what}: pages are exchanged', d)
         t.eq(d['hpl_exchanges'], v1['exchange_success'] - v0['exchange_success'],
              f'{what}: hpl_exchanges matches exchange_success')
+        if shmem:
+            # Only gups' tmpfs hot set (8192 pages) is this many.
+            t.ok(d['hpl_exchanges'] >= (32 << 20) // 4096 // 4,
+                 f'{what}: the tmpfs hot set is exchanged '
+                 f'({d["hpl_exchanges"]} pairs)', d)
         if thp:
             # Small folios (the hot 4 KiB pages, the cold THPs' tails) are
             # exchanged under the mmap_lock of the mm where the walk found

@@ -71,6 +71,7 @@ struct folio_copier {
 };
 
 #ifdef CONFIG_FOLIO_EXCHANGE
+bool folio_may_exchange(struct folio *folio);
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr);
 int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 		       struct folio_exchange *pairs, unsigned int nr);
@@ -82,6 +83,11 @@ int folio_copier_copy(struct folio *dst, struct folio *src);
 void folio_copier_copy_ahead(struct list_head *src, struct list_head *dst);
 void folio_copier_ahead_done(void);
 #else
+static inline bool folio_may_exchange(struct folio *folio)
+{
+	return false;
+}
+
 static inline int exchange_folios(struct folio_exchange *pairs,
 				  unsigned int nr)
 {

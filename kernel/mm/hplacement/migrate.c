@@ -8,8 +8,9 @@
  * the PMDs where this interval's SMEM samples fell first, are isolated
  * and promoted into the free FMEM above the headroom and the watermarks
  * with migrate_pages(); when FMEM is full they are exchanged with FMEM
- * pages of the coldest ranges instead (anonymous ones: page cache folios
- * are only promoted and demoted).  Below the headroom, FMEM pages
+ * pages of the coldest ranges instead (anonymous ones, and small ones of
+ * shmem with each other: other page cache folios are only promoted and
+ * demoted).  Below the headroom, FMEM pages
  * of the coldest ranges are demoted first.  Each step moves at most a
  * batch per interval that scales with the CPU budget.  A balloon that
  * waits for FMEM (hpl_balloon_want()) adds what it wants to the headroom.
@@ -106,7 +107,7 @@ struct hpl_where {
  * @next: where a walk stopped by @max_folios would go on
  * @fmem: isolate folios on FMEM (cold ones to exchange), else on SMEM
  * @one_node: and only folios on node @nid
- * @anon_only: no file folios (to exchange: exchange_folios() takes anon)
+ * @exchange: only folios that exchange_folios() takes (folio_may_exchange())
  * @large_only: only PMD-mapped THPs; the page tables below are not walked
  * @nid: see @one_node
  * @room: free FMEM pages that promoted folios may take, 0 for no limit: a
@@ -128,7 +129,7 @@ struct hpl_promote {
 	unsigned int max_where;
 	bool fmem;
 	bool one_node;
-	bool anon_only;
+	bool exchange;
 	bool large_only;
 	int nid;
 };
@@ -143,9 +144,9 @@ static bool hpl_folio_movable(const struct hpl_promote *pr,
 {
 	if (folio_is_zone_device(folio) || folio_test_ksm(folio))
 		return false;
-	if (folio_test_anon(folio))
-		return true;
-	return !pr->anon_only && folio->mapping;
+	if (pr->exchange)
+		return folio_may_exchange(folio);
+	return folio_test_anon(folio) || folio->mapping;
 }
 
 /* Isolate @folio for @pr if it wants it; @mm maps @page of it at @addr. */
@@ -463,24 +464,31 @@ static bool hpl_split_isolated(struct folio *folio, struct list_head *list)
 }
 
 /*
- * A folio of @cold of the size of @a.  For a small @a and no small cold
- * folio, a large cold folio is split (the first time only, @split): a few
- * hot pages then take the place of a few cold ones, where demoting the
- * whole large folio would move it all and let it churn.  The tails of the
- * split folio join @cold, isolated; those left unpaired go back in FMEM.
+ * A folio of @cold of the size and kind (anonymous or shmem) of @a;
+ * *@unkind is set when one of its size was of the other kind.  For a
+ * small anonymous @a and no small cold folio, a large cold folio is split
+ * (the first time only, @split): a few hot pages then take the place of a
+ * few cold ones, where demoting the whole large folio would move it all
+ * and let it churn.  The tails of the split folio join @cold, isolated;
+ * those left unpaired go back in FMEM.
  */
 static struct folio *hpl_cold_partner(struct list_head *cold,
-				      struct folio *a, bool *split)
+				      struct folio *a, bool *split,
+				      bool *unkind)
 {
 	struct folio *b, *large = NULL;
 
 	list_for_each_entry(b, cold, lru) {
-		if (folio_nr_pages(b) == folio_nr_pages(a))
-			return b;
+		if (folio_nr_pages(b) == folio_nr_pages(a)) {
+			if (folio_test_anon(b) == folio_test_anon(a))
+				return b;
+			*unkind = true;
+		}
 		if (!large && folio_test_large(b))
 			large = b;
 	}
-	if (folio_test_large(a) || !large || !*split)
+	/* Large ones are anonymous: their pages pair with anonymous ones. */
+	if (folio_test_large(a) || !folio_test_anon(a) || !large || !*split)
 		return NULL;
 	if (!hpl_split_isolated(large, cold)) {
 		/* Not again in this batch: it would fail the same way. */
@@ -491,12 +499,13 @@ static struct folio *hpl_cold_partner(struct list_head *cold,
 	return large;
 }
 
+/* Small anonymous folios on @list: partners for a split THP's pages. */
 static bool hpl_has_small(struct list_head *list)
 {
 	struct folio *folio;
 
 	list_for_each_entry(folio, list, lru)
-		if (!folio_test_large(folio))
+		if (!folio_test_large(folio) && folio_test_anon(folio))
 			return true;
 	return false;
 }
@@ -519,7 +528,7 @@ static unsigned int hpl_pair_split(struct list_head *big,
 				   struct folio_exchange *pairs,
 				   unsigned int nr, unsigned int max)
 {
-	bool split = false;
+	bool split = false, unkind;
 	struct folio *a, *b;
 
 	if (big_pages >= compact_gap(big_order) + (1UL << big_order))
@@ -532,7 +541,7 @@ static unsigned int hpl_pair_split(struct list_head *big,
 				continue;
 			count_vm_event(HPL_EXCHANGE_SPLITS_HOT);
 		}
-		b = hpl_cold_partner(cold, a, &split);
+		b = hpl_cold_partner(cold, a, &split, &unkind);
 		if (!b)
 			continue;
 		list_move_tail(&b->lru, paired);
@@ -681,13 +690,13 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	struct hpl_promote hot = {
 		.folios = LIST_HEAD_INIT(hot.folios),
 		.max = max,
-		.anon_only = true,
+		.exchange = true,
 	};
 	struct hpl_promote cold = {
 		.folios = LIST_HEAD_INIT(cold.folios),
 		.fmem = true,
 		.one_node = true,
-		.anon_only = true,
+		.exchange = true,
 		.nid = fmem,
 	};
 	struct hpl_promote demote = {
@@ -697,6 +706,8 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	unsigned long pages = 0, unpaired, tried = 0, demoted = 0;
 	struct folio_exchange *pairs = NULL;
 	unsigned int i, h, nr = 0, done = 0, n_tried = 0, k, last = 0;
+	unsigned int unkind = 0;
+	bool other;
 	unsigned long start, end, got;
 	u64 score = U64_MAX;
 	unsigned int big_order = 0, max_pairs = 0;
@@ -784,8 +795,10 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	list_for_each_entry_safe(a, next, &hot.folios, lru) {
 		if (!pairs)
 			break;
-		b = hpl_cold_partner(&cold.folios, a, &split);
+		other = false;
+		b = hpl_cold_partner(&cold.folios, a, &split, &other);
 		if (!b) {
+			unkind += other;
 			if (folio_test_large(a)) {
 				big_pages += folio_nr_pages(a);
 				big_order = max(big_order, folio_order(a));
@@ -804,11 +817,15 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	list_splice_tail(&big, &hot.folios);
 	/*
 	 * Hot folios left unpaired while cold folios of another size were
-	 * there: skipped for their order, counted with the order refusals.
+	 * there: skipped for their order, counted with the order refusals;
+	 * those that saw only cold ones of their size of the other kind
+	 * (anonymous, shmem) with those of type.
 	 */
-	if (!list_empty(&cold.folios))
+	if (!list_empty(&cold.folios)) {
 		count_vm_events(EXCHANGE_FAIL_ORDER,
-				list_count_nodes(&hot.folios) - nr);
+				list_count_nodes(&hot.folios) - nr - unkind);
+		count_vm_events(EXCHANGE_FAIL_TYPE, unkind);
+	}
 	for (i = 0; i < nr && !hpl_time_up(); i += k) {
 		k = min(nr - i, HPL_EXCHANGE_CHUNK);
 		hpl_tried = true;
