@@ -55,6 +55,7 @@ static struct {
 	double duration, inject_at;
 	int threads, fill, inject;	/* inject: 0 none, 1 flip, 2 zero */
 	int fork, munmap, mprotect, split, move, exchange;
+	int shmem;	/* shared anonymous memory (shmem) instead of private */
 } cfg = {
 	.size = 64ULL << 20, .seed = 1, .duration = 20, .threads = 2,
 	.inject_at = -1,
@@ -127,6 +128,9 @@ static void print_usage(FILE *f)
 		"                     of regions; mprotect RO/RW; THP splits and\n"
 		"                     collapses; move_pages; debugfs exchanges\n"
 		"  --fill-fmem FREE   fill node 0 with cold pages until FREE is left\n"
+		"  --shmem            buffer and filler shared anonymous memory\n"
+		"                     (shmem, 4 KiB pages); no --split, children\n"
+		"                     map the buffer and verify the filler\n"
 		"  --inject flip|zero corrupt a page at --inject-at (self-test)\n"
 		"  --inject-at S      (default: half of --duration)\n"
 		"  --seed N           PRNG seed (default 1)\n");
@@ -244,7 +248,8 @@ static void fill_region(struct region *r, uint64_t g)
 static int map_region(struct region *r, uint64_t g)
 {
 	if (mmap(r->addr, HPAGE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		 (cfg.shmem ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS |
+		 MAP_FIXED, -1, 0) == MAP_FAILED)
 		return -errno;
 	if (madvise(r->addr, HPAGE, r->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
 		return -errno;
@@ -398,10 +403,23 @@ static void __attribute__((noreturn)) child(uint64_t x)
 	char buf[1200];
 	struct ht_pat_err e;
 	uint64_t checked = 0, own = 1ULL << 40;
+	volatile char sink;
 	size_t i, ri, p;
 	int n;
 
-	for (i = 0; i < 8; i++) {
+	/*
+	 * shmem: the child shares the writers' pages, which change under it,
+	 * and keeps a region the parent mapped anew: it maps every page (so
+	 * that exchanges find them mapped twice and take the rmap) and
+	 * verifies the filler, which nobody rewrites.
+	 */
+	for (p = 0; cfg.shmem && p < npages; p++) {
+		ri = p / PPR;
+		if (!atomic_load(&regions[ri].busy))
+			sink = base[p * PAGE];
+	}
+	(void)sink;
+	for (i = 0; i < 8 && !cfg.shmem; i++) {
 		ri = rnd(&x) % nregions;
 		p = ri * PPR + rnd(&x) % PPR;
 		/* the parent may be between mprotect() and setting ro */
@@ -413,7 +431,7 @@ static void __attribute__((noreturn)) child(uint64_t x)
 		atomic_store(&gen[p], atomic_load(&gen[p]) + own);
 	}
 	sleep_ms(20 + rnd(&x) % 80);
-	for (ri = 0; ri < nregions; ri++) {
+	for (ri = 0; ri < nregions && !cfg.shmem; ri++) {
 		if (atomic_load(&regions[ri].busy))
 			continue;
 		for (p = ri * PPR; p < (ri + 1) * PPR; p++) {
@@ -429,7 +447,8 @@ static void __attribute__((noreturn)) child(uint64_t x)
 				      &e);
 		}
 	}
-	for (i = 0; i < 256 && filler_size; i++) {
+	/* shmem: the filler is all the child checks, so more of it */
+	for (i = 0; i < (cfg.shmem ? 2048 : 256) && filler_size; i++) {
 		p = rnd(&x) % (filler_size / PAGE);
 		checked++;
 		if (ht_pat_check(filler + p * PAGE,
@@ -717,7 +736,7 @@ static void *exchanger(void *arg)
 	while (!atomic_load(&stop)) {
 		sleep_ms(1 + rnd(&x) % 3);
 		/* distinct pages of one kind: 4 KiB pages, or THP regions */
-		thp = k++ & 1;
+		thp = cfg.shmem ? 0 : k++ & 1;
 		for (nc = 0, i = 0; i < 64 && nc < 16; i++) {
 			ri = rnd(&x) % nregions;
 			if (regions[ri].thp != thp)
@@ -809,12 +828,13 @@ static void fill_fmem(void)
 	filler_size = ((uint64_t)kb * 1024 - cfg.fill_free) / (2 * HPAGE) *
 		      2 * HPAGE;
 	filler = mmap(NULL, filler_size + HPAGE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		      (cfg.shmem ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS |
+		      MAP_NORESERVE, -1, 0);
 	if (filler == MAP_FAILED)
 		die("mmap filler");
 	filler = (char *)(((uintptr_t)filler + HPAGE - 1) & ~(HPAGE - 1));
 	/* half of it THPs, half 4 KiB pages: HPlacement pairs like with like */
-	for (p = 0; p < filler_size; p += HPAGE)
+	for (p = 0; p < filler_size && !cfg.shmem; p += HPAGE)
 		madvise(filler + p, HPAGE,
 			(p / HPAGE) & 1 ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	if (set_policy(filler, filler_size, MPOL_PREFERRED, 0))
@@ -905,7 +925,7 @@ static void parse_options(int argc, char **argv)
 {
 	enum { O_SIZE = 256, O_THREADS, O_DURATION, O_ALL, O_FORK, O_MUNMAP,
 	       O_MPROTECT, O_SPLIT, O_MOVE, O_EXCHANGE, O_FILL, O_INJECT,
-	       O_INJECT_AT, O_SEED };
+	       O_INJECT_AT, O_SEED, O_SHMEM };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "threads", required_argument, NULL, O_THREADS },
@@ -921,11 +941,12 @@ static void parse_options(int argc, char **argv)
 		{ "inject", required_argument, NULL, O_INJECT },
 		{ "inject-at", required_argument, NULL, O_INJECT_AT },
 		{ "seed", required_argument, NULL, O_SEED },
+		{ "shmem", no_argument, NULL, O_SHMEM },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
+	int c, all = 0;
 	char *end;
-	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -958,6 +979,10 @@ static void parse_options(int argc, char **argv)
 		case O_ALL:
 			cfg.fork = cfg.munmap = cfg.mprotect = cfg.split =
 				cfg.move = cfg.exchange = 1;
+			all = 1;
+			break;
+		case O_SHMEM:
+			cfg.shmem = 1;
 			break;
 		case O_FORK:
 			cfg.fork = 1;
@@ -1006,6 +1031,11 @@ static void parse_options(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_opt(argv[optind], "unexpected argument");
+	/* THP splits are of anonymous THPs; --all means the others then */
+	if (cfg.shmem && cfg.split && !all)
+		die_opt("--split", "applies to anonymous buffers, not --shmem");
+	if (cfg.shmem)
+		cfg.split = 0;
 	if (cfg.size / (4 * HPAGE) < (uint64_t)cfg.threads)
 		die_opt("--threads", "needs 8M of --size per writer");
 	if (cfg.inject_at < 0)
@@ -1050,7 +1080,7 @@ int main(int argc, char **argv)
 
 		pthread_rwlock_init(&r->lock, NULL);
 		r->addr = base + ri * HPAGE;
-		r->thp = ri & 1;
+		r->thp = cfg.shmem ? 0 : ri & 1;
 		r->node = (ri >> 1) & 1;
 		r->writer = (ri / 4) % cfg.threads;
 		if (map_region(r, 1))
@@ -1116,7 +1146,7 @@ int main(int argc, char **argv)
 	vmstat_read(vm1);
 	nodes_json(nodes1, sizeof(nodes1));
 
-	printf("{\"summary\": {\"duration_s\": %.3f, \"size\": %" PRIu64
+	printf("{\"summary\": {\"shmem\": %s, \"duration_s\": %.3f, \"size\": %" PRIu64
 	       ", \"regions\": %zu, \"threads\": %d, \"filler\": %zu, "
 	       "\"thp_kb_start\": %ld, \"nodes_start\": %s, \"nodes_end\": %s, "
 	       "\"verified\": %" PRIu64 ", \"rewrites\": %" PRIu64
@@ -1129,7 +1159,7 @@ int main(int argc, char **argv)
 	       ", \"madvise\": %" PRIu64 "}, \"collapses\": %" PRIu64
 	       ", \"collapse_failed\": %" PRIu64 ", \"moved\": %" PRIu64
 	       ", \"move_failed\": %" PRIu64 ", ",
-	       t_stop - t_start, cfg.size, nregions, cfg.threads, filler_size,
+	       cfg.shmem ? "true" : "false", t_stop - t_start, cfg.size, nregions, cfg.threads, filler_size,
 	       thp_kb, nodes0, nodes1, get(&n_verified), get(&n_rewrites),
 	       get(&n_child_verified), get(&n_final_verified), get(&n_forks),
 	       get(&n_fork_failed), get(&n_munmaps), get(&n_remaps),

@@ -58,7 +58,10 @@ class Prefixed:
         return self.t.diag(self.prefix + msg)
 
 
-def integrity(t, g, debug, host=False):
+def integrity(t, g, debug, host=False, shmem=False):
+    """With shmem, buffer and filler are shared anonymous memory (4 KiB
+    shmem pages, their page cache exchanged): no THP, no splits."""
+    args = ARGS + (' --shmem' if shmem else '')
     dmesg = g.out('dmesg')
     if debug:
         t.ok('KernelAddressSanitizer initialized' in dmesg and
@@ -74,7 +77,7 @@ def integrity(t, g, debug, host=False):
     t0 = time.monotonic()
     # HPlacement starts once the buffer is placed (the tool's first stderr
     # line), so that nodes_start shows where integrity put its pages.
-    rc, out = g.sh(f'integrity {ARGS} --duration {DURATION} >/tmp/i.out '
+    rc, out = g.sh(f'integrity {args} --duration {DURATION} >/tmp/i.out '
                    f'2>/tmp/i.err & pid=$!; '
                    f'while ! grep -q setup /tmp/i.err; do sleep 0.1; '
                    f'kill -0 $pid 2>/dev/null || break; done; '
@@ -92,7 +95,7 @@ def integrity(t, g, debug, host=False):
     t.diag(f'HPlacement stats at the end: {hpl_stats}')
     s = summary(out)
     x = s.get('exchange', {})
-    t.diag(f'integrity {ARGS} --duration {DURATION}: rc {rc}, {wall:.1f} s wall')
+    t.diag(f'integrity {args} --duration {DURATION}: rc {rc}, {wall:.1f} s wall')
     for line in out.splitlines():
         if not line.startswith('{"summary"'):
             t.diag(line[:400])
@@ -131,26 +134,31 @@ def integrity(t, g, debug, host=False):
          'filler at the end', s)
     n0 = s.get('nodes_start', {})
     t.ok(n0.get('0', 0) >= pages * 3 // 8 and n0.get('1', 0) >= pages * 3 // 8 and
-         s.get('thp_kb_start', 0) >= SIZE_MB * 1024 // 4,
-         'the buffer started on both nodes (3/8 or more on each), '
-         'a quarter of it or more in THPs',
-         (n0, s.get('thp_kb_start')))
+         (s.get('thp_kb_start', 0) >= SIZE_MB * 1024 // 4) != shmem and
+         s.get('shmem') == shmem,
+         'the buffer started on both nodes (3/8 or more on each), ' +
+         ('shared memory, no THP' if shmem else
+          'a quarter of it or more in THPs'),
+         (n0, s.get('thp_kb_start'), s.get('shmem')))
     sp = s.get('splits', {})
     acts = {'forks': s.get('forks', 0), 'munmaps': s.get('munmaps', 0),
             'remaps': s.get('remaps', 0), 'mremaps': s.get('mremaps', 0),
-            'mprotects': s.get('mprotects', 0), 'collapses': s.get('collapses', 0),
-            'moved': s.get('moved', 0),
-            'exchanges via a child': x.get('via_child', 0),
-            **{f'splits {k}': v for k, v in sp.items()}}
+            'mprotects': s.get('mprotects', 0), 'moved': s.get('moved', 0),
+            'exchanges via a child': x.get('via_child', 0)}
+    if not shmem:
+        acts.update({'collapses': s.get('collapses', 0),
+                     **{f'splits {k}': v for k, v in sp.items()}})
     t.ok(len(sp) == 4 and all(acts.values()) and s.get('fork_failed') == 0,
-         'every racer acted: fork, munmap, mmap over, mremap, mprotect, '
-         'the four THP splits, collapse, move_pages, exchange through a child',
-         acts)
-    t.ok(d.get('thp_split_pmd', 0) > 0 and d.get('thp_split_page', 0) > 0 and
-         d.get('thp_collapse_alloc', 0) > 0,
-         'the kernel split PMDs and THPs and collapsed them again',
-         {k: d.get(k) for k in ('thp_split_pmd', 'thp_split_page',
-                                'thp_collapse_alloc')})
+         'every racer acted: fork, munmap, mmap over, mremap, mprotect, ' +
+         ('' if shmem else 'the four THP splits, collapse, ') +
+         'move_pages, exchange through a child', acts)
+    if not shmem:
+        t.ok(d.get('thp_split_pmd', 0) > 0 and
+             d.get('thp_split_page', 0) > 0 and
+             d.get('thp_collapse_alloc', 0) > 0,
+             'the kernel split PMDs and THPs and collapsed them again',
+             {k: d.get(k) for k in ('thp_split_pmd', 'thp_split_page',
+                                    'thp_collapse_alloc')})
 
     ours_min = x.get('pairs_ok', 0)
     failed_writes = x.get('writes', 0) - x.get('writes_ok', 0)
@@ -273,6 +281,8 @@ def run(t):
     with Guest(fmem='512M', boot_timeout=180 if debug else 60) as g:
         integrity(t, g, debug)
         injected(t, g)
+    with Guest(fmem='512M', boot_timeout=180 if debug else 60) as g:
+        integrity(Prefixed(t, 'shmem: '), g, debug, shmem=True)
     with Guest(fmem='512M', boot_timeout=180 if debug else 60,
                qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
         integrity(Prefixed(t, 'host: '), g, debug, host=True)
