@@ -177,7 +177,8 @@ def run(t):
              '\n'.join(bad[:40]))
     exchange_when_full(t)
     exchange_when_full(t, thp=True)
-    exchange_when_full(t, shmem=True)
+    exchange_when_full(t, cold_tmpfs=True, hot_tmpfs=True)
+    exchange_when_full(t, hot_tmpfs=True)
     exchange_hot_thps(t)
     exchange_by_rank(t)
     demotion(t)
@@ -319,21 +320,26 @@ def promotion(t, g):
          'nr_isolated_anon and nr_isolated_file back to 0', iso)
 
 
-def exchange_when_full(t, thp=False, shmem=False):
+def exchange_when_full(t, thp=False, cold_tmpfs=False, hot_tmpfs=False):
     """With FMEM filled by cold pages of another process, the hot set is
     exchanged with them.  With THP, the cold pages are 2 MiB folios and
     the hot ones 4 KiB: cold folios are split to pair with them.  With
-    shmem, both are tmpfs files mapped shared: page cache exchanged."""
+    tmpfs, the cold or the hot pages are a tmpfs file mapped shared: page
+    cache is exchanged with page cache; a tmpfs hot set with anonymous
+    cold pages is not (two kinds), it is promoted where they are demoted."""
+    mixed = hot_tmpfs and not cold_tmpfs
     what = ('FMEM full of THPs' if thp else
-            'FMEM full of tmpfs' if shmem else 'FMEM full')
+            'tmpfs hot set, FMEM full of anonymous memory' if mixed else
+            'FMEM full of tmpfs' if cold_tmpfs else 'FMEM full')
     with Guest(fmem='512M') as g:
         # THP on madvise: the filler asks for THPs, the hot set gets 4 KiB
         # pages, and most of it has to be exchanged.
         if thp:
             g.out(f'echo madvise > {THP}')
         kind = ''
-        if shmem:
+        if cold_tmpfs or hot_tmpfs:
             g.out('mkdir -p /mnt/t && mount -t tmpfs -o size=1G tmpfs /mnt/t')
+        if cold_tmpfs:
             kind = '--file /mnt/t/cold '
         filler = max(node_free_mb(g, 0) - (32 if thp else 48), 64)
         g.out(f'gups --size {filler}M --hot 4K --hot-frac 1 --membind 0 '
@@ -347,16 +353,27 @@ def exchange_when_full(t, thp=False, shmem=False):
         v0 = g.vmstat()
         g.out(f'echo 500000 > {D}/budget; echo 1 > {D}/enabled')
         rc, out, fast, slow = gups_fracs(
-            g, 30, 300, '--file /mnt/t/hot' if shmem else '')
+            g, 30, 300, '--file /mnt/t/hot' if hot_tmpfs else '')
         v1 = g.vmstat()
         g.out(f'echo 0 > {D}/enabled')
-        d = {k: v1[k] - v0[k] for k in COUNTERS}
+        d = {k: v1[k] - v0[k] for k in COUNTERS + ['exchange_fail_type',
+                                                   'exchange_fail_order']}
         t.diag(f'{what}: hot set node 0 share per interval {fast}')
         t.diag(f'{what}: counter deltas {d}')
-        t.ok(d['hpl_exchanges'] > 0, f'{what}: pages are exchanged', d)
+        if mixed:
+            # Hot page cache met cold anonymous partners only (of its size:
+            # type; only THPs: order): counted, and as many cold pages
+            # demoted for it to be promoted.
+            t.ok(d['exchange_fail_type'] + d['exchange_fail_order'] > 0 and
+                 d['hpl_demotions'] > 0 and
+                 d['hpl_promotions'] >= (32 << 20) // 4096 // 2,
+                 f'{what}: left unpaired (exchange_fail_type/order), '
+                 'promoted where cold pages were demoted', d)
+        else:
+            t.ok(d['hpl_exchanges'] > 0, f'{what}: pages are exchanged', d)
         t.eq(d['hpl_exchanges'], v1['exchange_success'] - v0['exchange_success'],
              f'{what}: hpl_exchanges matches exchange_success')
-        if shmem:
+        if cold_tmpfs:
             # Only gups' tmpfs hot set (8192 pages) is this many.
             t.ok(d['hpl_exchanges'] >= (32 << 20) // 4096 // 4,
                  f'{what}: the tmpfs hot set is exchanged '
