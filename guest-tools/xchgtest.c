@@ -40,6 +40,8 @@
 #define BIG_WRITE	(24 << 10)	/* longer than the kernel takes */
 
 static int tap_n, tap_failed;
+/* shmem pairs exchanged: the CPU swaps them, never a folio copier */
+static int shmem_pairs;
 
 static int ok(int cond, const char *fmt, ...)
 {
@@ -836,8 +838,7 @@ static void test_shmem(void)
 	   node_of(0, a, PAGE) == 1 && node_of(0, m2, PAGE) == 0,
 	   "shmem: both keep data and node");
 	ok(counters_moved(&c, mixed), "shmem: exchange_fail_type +1, nothing else");
-	/* For a test of the copier: these pairs never reach it. */
-	diag("shmem: 3 pairs exchanged by the CPU");
+	shmem_pairs += 3;
 	close(fd);
 	close(fd2);
 	munmap(m, 2 * PAGE);
@@ -1179,6 +1180,98 @@ static void test_zap(void)
 	   errname(rc));
 }
 
+struct puncher {
+	char *m;		/* page 0 of the memfd, mapped shared */
+	int fd;
+	volatile int stop;
+	long punches, bad;
+};
+
+/* Punch page 0 out of the memfd and refill it, checked both ways. */
+static void *punch_thread(void *arg)
+{
+	struct puncher *p = arg;
+	uint64_t seed = 2000;
+
+	while (!p->stop) {
+		if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      0, PAGE)) {
+			p->bad++;
+			break;
+		}
+		fill(p->m, PAGE, ++seed);
+		if (!check(p->m, PAGE, seed) || !check_file(p->fd, 0, seed))
+			p->bad++;
+		p->punches++;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/*
+ * Shmem pages are truncated under the folio lock, which the exchange
+ * holds: a hole punched in the memfd meets the exchange at every step
+ * (before it isolates, while the page is unmapped, while it is frozen).
+ * The punched page must read back each refill, the other keep its data.
+ */
+static void test_shmem_punch(void)
+{
+	static const int nodes[2] = { 1, 0 };
+	int i, rc, rc_ok = 0, busy = 0, gone = 0, rc_bad = 0, b_bad = 0;
+	int fd, first_bad = 0;
+	struct puncher p = { 0 };
+	pthread_t t;
+	char *m;
+
+	m = map_memfd(&fd, 2, nodes, 141);
+	if (!m) {
+		ok(0, "punch: memfd mapped shared");
+		return;
+	}
+	p.m = m;
+	p.fd = fd;
+	if (pthread_create(&t, NULL, punch_thread, &p)) {
+		ok(0, "punch: thread");
+		return;
+	}
+	for (i = 0; i < 300; i++) {
+		rc = xchg(getpid(), m, m + PAGE);
+		rc_ok += !rc;
+		busy += rc == -EBUSY;
+		/*
+		 * ENOENT: punched, not refaulted yet; EOPNOTSUPP: truncated
+		 * after the debugfs write isolated it (no longer page cache).
+		 */
+		gone += rc == -ENOENT || rc == -EOPNOTSUPP;
+		if (rc && rc != -EBUSY && rc != -ENOENT && rc != -EOPNOTSUPP) {
+			rc_bad++;
+			if (!first_bad)
+				first_bad = rc;
+		}
+		b_bad += !check(m + PAGE, PAGE, 142);
+	}
+	p.stop = 1;
+	pthread_join(t, NULL);
+	ok(rc_ok > 0 && !rc_bad,
+	   "punch: 300 exchanges amid hole punches of one page: %d succeed, %d EBUSY, %d ENOENT/EOPNOTSUPP, no other error (first other %s)",
+	   rc_ok, busy, gone, errname(first_bad));
+	ok(!b_bad && check_file(fd, 1, 142),
+	   "punch: the other page keeps its data, mapped and in the file (%d bad reads)",
+	   b_bad);
+	ok(p.punches > 0 && !p.bad,
+	   "punch: each of %ld refills of the punched page reads back, mapped and from the file (%ld bad)",
+	   p.punches, p.bad);
+	fill(m, PAGE, 143);
+	rc = xchg(getpid(), m, m + PAGE);
+	shmem_pairs += rc_ok + !rc;
+	ok(!rc && check(m, PAGE, 143) && check(m + PAGE, PAGE, 142) &&
+	   check_file(fd, 0, 143),
+	   "punch: afterwards an exchange succeeds and keeps both pages' data (%s)",
+	   errname(rc));
+	close(fd);
+	munmap(m, 2 * PAGE);
+}
+
 struct chaos {
 	char *x;		/* THP whose PMD the toggler splits */
 	volatile int stop;
@@ -1372,8 +1465,11 @@ int main(int argc, char **argv)
 	test_kinds();
 	test_race();
 	test_zap();
+	test_shmem_punch();
 	test_chaos();
 	test_input();
+	/* For a test of the copier: these pairs never reach it. */
+	diag("shmem: %d pairs exchanged by the CPU", shmem_pairs);
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }
