@@ -281,10 +281,11 @@ static int node_of(pid_t pid, const void *p, size_t len)
 	return -1;
 }
 
-/* AnonHugePages (kB) of the mapping that holds addr, from smaps; -1. */
-static long anon_huge_kb(const void *addr)
+/* Field (kB, such as "AnonHugePages") of the mapping of addr in smaps; -1. */
+static long smaps_kb(const void *addr, const char *field)
 {
 	unsigned long a = (unsigned long)addr, start, end;
+	size_t len = strlen(field);
 	char line[256];
 	int in = 0;
 	long kb = -1;
@@ -298,11 +299,17 @@ static long anon_huge_kb(const void *addr)
 			in = a >= start && a < end;
 			continue;
 		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+		if (in && !strncmp(line, field, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, "%ld kB", &kb) == 1)
 			break;
 	}
 	fclose(f);
 	return kb;
+}
+
+static long anon_huge_kb(const void *addr)
+{
+	return smaps_kb(addr, "AnonHugePages");
 }
 
 /* --- scenarios ----------------------------------------------------------- */
@@ -722,6 +729,18 @@ static int check_file(int fd, size_t i, uint64_t seed)
 
 	return pread(fd, buf, PAGE, i * PAGE) == (ssize_t)PAGE &&
 	       check(buf, PAGE, seed);
+}
+
+/* Whether 2 MiB at THP i of the file fd hold the pattern of seed, read(2). */
+static int check_file_thp(int fd, size_t i, uint64_t seed)
+{
+	char *buf = malloc(HPAGE);
+	int good;
+
+	good = buf && pread(fd, buf, HPAGE, i * HPAGE) == (ssize_t)HPAGE &&
+	       check(buf, HPAGE, seed);
+	free(buf);
+	return good;
 }
 
 /* The forked child of test_shmem(): checks its shared view of m and m2. */
@@ -1208,6 +1227,127 @@ static void *punch_thread(void *arg)
 	return NULL;
 }
 
+/* Write s to a sysfs file; 0 or -errno. */
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+#define SHMEM_ENABLED	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+/* ShmemPmdMapped of the two VMAs at x and x + HPAGE, in kB. */
+static long pmd_mapped_kb(const char *x)
+{
+	return smaps_kb(x, "ShmemPmdMapped") +
+	       smaps_kb(x + HPAGE, "ShmemPmdMapped");
+}
+
+/*
+ * Shmem THPs (memfd, shmem_enabled=advise and MADV_HUGEPAGE): two of them
+ * exchanged whole, still PMD-mapped, page cache slots swapped; a shmem
+ * THP with a 4 KiB memfd page refused with EXDEV.
+ */
+static void test_shmem_thp(void)
+{
+	static const int want[C_NR] = { 1, 0, 0, 0, 1, 0, 0 };
+	static const int order[C_NR] = { 0, 0, 0, 1, 0, 0, 0 };
+	static const int nodes[2] = { 1, 0 };
+	char old[64] = "", *x, *p, *m;
+	int fd, fdm, rc, n, n0;
+	long thp[2], shm[2];
+	struct counters c;
+	FILE *f;
+
+	f = fopen(SHMEM_ENABLED, "r");
+	if (f) {
+		if (!fgets(old, sizeof(old), f))
+			old[0] = '\0';
+		fclose(f);
+	}
+	/* "always within_size [advise] never ...": the bracketed one */
+	p = strchr(old, '[');
+	n = p ? (int)strcspn(p + 1, "]") : 0;
+	if (!p || write_file(SHMEM_ENABLED, "advise")) {
+		skip("shmem thp: exchange of two shmem THPs",
+		     "shmem_enabled not settable");
+		return;
+	}
+	fd = syscall(SYS_memfd_create, "xchgtest-thp", 0);
+	x = fd < 0 || ftruncate(fd, 2 * HPAGE) ? MAP_FAILED :
+	    mmap(NULL, 2 * HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (x != MAP_FAILED && madvise(x, 2 * HPAGE, MADV_HUGEPAGE))
+		perror("xchgtest: madvise(MADV_HUGEPAGE) of a memfd");
+	if (x != MAP_FAILED && (mbind_node(x, HPAGE, 1) ||
+				mbind_node(x + HPAGE, HPAGE, 0)))
+		perror("xchgtest: mbind (memfd THP)");
+	if (x != MAP_FAILED) {
+		fill(x, HPAGE, 151);
+		fill(x + HPAGE, HPAGE, 152);
+	}
+	/* mbind made each half a VMA of its own */
+	if (x == MAP_FAILED || pmd_mapped_kb(x) != 4096) {
+		diag("ShmemPmdMapped %ld kB", x == MAP_FAILED ? -1 :
+		     pmd_mapped_kb(x));
+		skip("shmem thp: exchange of two shmem THPs",
+		     "no shmem THP allocated");
+		goto out;
+	}
+	ok(node_of(0, x, HPAGE) == 1 && node_of(0, x + HPAGE, HPAGE) == 0,
+	   "shmem thp: two PMD-mapped shmem THPs, on node 1 and node 0");
+	counters_read(&c);
+	for (n0 = 0; n0 < 2; n0++) {
+		thp[n0] = node_stat(n0, "nr_shmem_hugepages");
+		shm[n0] = node_stat(n0, "nr_shmem");
+	}
+	rc = xchg(getpid(), x + 4321, x + 2 * HPAGE - 1);
+	ok(!rc, "shmem thp: exchange of the two succeeds (%s)", errname(rc));
+	for (n0 = 0; n0 < 2; n0++) {
+		thp[n0] -= node_stat(n0, "nr_shmem_hugepages");
+		shm[n0] -= node_stat(n0, "nr_shmem");
+	}
+	ok(!thp[0] && !thp[1] && !shm[0] && !shm[1],
+	   "shmem thp: per-node nr_shmem_hugepages and nr_shmem unchanged (deltas %ld, %ld; %ld, %ld)",
+	   -thp[0], -thp[1], -shm[0], -shm[1]);
+	ok(check(x, HPAGE, 151) && check(x + HPAGE, HPAGE, 152) &&
+	   node_of(0, x, HPAGE) == 0 && node_of(0, x + HPAGE, HPAGE) == 1,
+	   "shmem thp: each keeps its 2 MiB of data, all 512 pages of each swapped nodes");
+	ok(pmd_mapped_kb(x) == 4096,
+	   "shmem thp: both still PMD-mapped (ShmemPmdMapped %ld kB)",
+	   pmd_mapped_kb(x));
+	ok(check_file_thp(fd, 0, 151) && check_file_thp(fd, 1, 152),
+	   "shmem thp: read(2) of the memfd sees the same 4 MiB");
+	ok(counters_moved(&c, want),
+	   "shmem thp: exchange_success +1, through the rmap, no PMD split");
+	m = map_memfd(&fdm, 1, nodes + 1, 153);
+	if (!m) {
+		ok(0, "shmem thp: a 4 KiB memfd page");
+		goto out;
+	}
+	counters_read(&c);
+	rc = xchg(getpid(), x, m);
+	ok(rc == -EXDEV && check(x, HPAGE, 151) && check(m, PAGE, 153),
+	   "shmem thp: a shmem THP with a 4 KiB memfd page refused with EXDEV (%s), both intact",
+	   errname(rc));
+	ok(counters_moved(&c, order), "shmem thp: exchange_fail_order +1");
+	shmem_pairs++;
+	close(fdm);
+	munmap(m, PAGE);
+out:
+	if (x != MAP_FAILED)
+		munmap(x, 2 * HPAGE);
+	if (fd >= 0)
+		close(fd);
+	p[1 + n] = '\0';
+	write_file(SHMEM_ENABLED, p + 1);
+}
+
 /*
  * Shmem pages are truncated under the folio lock, which the exchange
  * holds: a hole punched in the memfd meets the exchange at every step
@@ -1461,6 +1601,7 @@ int main(int argc, char **argv)
 	test_pinned();
 	test_file();
 	test_shmem();
+	test_shmem_thp();
 	test_foll_pin();
 	test_kinds();
 	test_race();

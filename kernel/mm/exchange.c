@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Folio exchange: swap the contents and the mappings of two anonymous folios
- * of the same order (or of two small shmem folios), typically a hot folio on
- * a slow memory node and a cold folio on a fast one, without needing free
+ * (or of two shmem folios) of the same order, typically a hot folio on a
+ * slow memory node and a cold folio on a fast one, without needing free
  * memory on either node.
  *
  * Each pair goes through the steps of a migration, done for both folios at
@@ -75,24 +75,23 @@ static void exchange_count(int err, unsigned int nr)
 }
 
 /*
- * A small folio of shmem's page cache (tmpfs, memfd, shared anonymous
- * memory).  Its page cache slot is swapped with its partner's; a large one
- * would need its multi-index slots and PMD mappings of page cache handled,
- * and other file systems their private data and dirty accounting.
+ * A folio of shmem's page cache (tmpfs, memfd, shared anonymous memory),
+ * small or large (one multi-index slot, mapped by PTEs or a PMD).  Its
+ * page cache slot is swapped with its partner's; other file systems would
+ * need their private data and dirty accounting handled.
  */
 static bool exchange_shmem(struct folio *folio)
 {
 	struct address_space *mapping = READ_ONCE(folio->mapping);
 
-	return !folio_test_anon(folio) && !folio_test_large(folio) &&
-	       mapping && shmem_mapping(mapping);
+	return !folio_test_anon(folio) && mapping && shmem_mapping(mapping);
 }
 
 /**
  * folio_may_exchange - whether exchange_folios() takes folios of this kind
  * @folio: the folio, locked or not (then the answer is only a hint)
  *
- * Return: true for anonymous folios (not KSM) and small shmem folios.
+ * Return: true for anonymous folios (not KSM) and shmem folios.
  */
 bool folio_may_exchange(struct folio *folio)
 {
@@ -861,9 +860,10 @@ static int exchange_refs(struct folio *folio)
 }
 
 /*
- * Put @new in the page cache slot of @old.  Both are frozen, so a lookup
- * that finds either retries until they thaw; the slot's marks stay, as
- * the flags they mirror go with the contents.
+ * Put @new in the page cache slot of @old (a large folio has one entry
+ * of its order).  Both are frozen, so a lookup that finds either retries
+ * until they thaw; the slot's marks stay, as the flags they mirror go
+ * with the contents.
  */
 static void exchange_cache_store(struct folio *old, struct folio *new)
 {
@@ -984,7 +984,7 @@ out:
  *
  * Both folios of a pair must be anonymous, not KSM, not in the swap cache,
  * not lazyfree, not mlocked, and of the same order; large folios (THP,
- * mTHP) are exchanged whole, mapped by PMD or by PTEs.  Or both are small
+ * mTHP) are exchanged whole, mapped by PMD or by PTEs.  Or both are
  * folios of shmem's page cache, mapped, uptodate and of the same memcg:
  * their page cache slots are swapped too, and the CPU swaps their
  * contents at once (a lookup spins on them while they are frozen).  The caller must

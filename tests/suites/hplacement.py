@@ -178,6 +178,7 @@ def run(t):
     exchange_when_full(t)
     exchange_when_full(t, thp=True)
     exchange_when_full(t, cold_tmpfs=True, hot_tmpfs=True)
+    exchange_when_full(t, cold_tmpfs=True, hot_tmpfs=True, huge=True)
     exchange_when_full(t, hot_tmpfs=True)
     exchange_hot_thps(t)
     exchange_by_rank(t)
@@ -320,16 +321,19 @@ def promotion(t, g):
          'nr_isolated_anon and nr_isolated_file back to 0', iso)
 
 
-def exchange_when_full(t, thp=False, cold_tmpfs=False, hot_tmpfs=False):
+def exchange_when_full(t, thp=False, cold_tmpfs=False, hot_tmpfs=False,
+                       huge=False):
     """With FMEM filled by cold pages of another process, the hot set is
     exchanged with them.  With THP, the cold pages are 2 MiB folios and
     the hot ones 4 KiB: cold folios are split to pair with them.  With
     tmpfs, the cold or the hot pages are a tmpfs file mapped shared: page
     cache is exchanged with page cache; a tmpfs hot set with anonymous
-    cold pages is not (two kinds), it is promoted where they are demoted."""
+    cold pages is not (two kinds), it is promoted where they are demoted.
+    With huge, the tmpfs is mounted huge=always: shmem THPs exchanged."""
     mixed = hot_tmpfs and not cold_tmpfs
     what = ('FMEM full of THPs' if thp else
             'tmpfs hot set, FMEM full of anonymous memory' if mixed else
+            'FMEM full of tmpfs THPs' if huge else
             'FMEM full of tmpfs' if cold_tmpfs else 'FMEM full')
     with Guest(fmem='512M') as g:
         # THP on madvise: the filler asks for THPs, the hot set gets 4 KiB
@@ -338,7 +342,8 @@ def exchange_when_full(t, thp=False, cold_tmpfs=False, hot_tmpfs=False):
             g.out(f'echo madvise > {THP}')
         kind = ''
         if cold_tmpfs or hot_tmpfs:
-            g.out('mkdir -p /mnt/t && mount -t tmpfs -o size=1G tmpfs /mnt/t')
+            g.out('mkdir -p /mnt/t && mount -t tmpfs -o size=1G'
+                  f'{",huge=always" if huge else ""} tmpfs /mnt/t')
         if cold_tmpfs:
             kind = '--file /mnt/t/cold '
         filler = max(node_free_mb(g, 0) - (32 if thp else 48), 64)
@@ -374,10 +379,15 @@ def exchange_when_full(t, thp=False, cold_tmpfs=False, hot_tmpfs=False):
         t.eq(d['hpl_exchanges'], v1['exchange_success'] - v0['exchange_success'],
              f'{what}: hpl_exchanges matches exchange_success')
         if cold_tmpfs:
-            # Only gups' tmpfs hot set (8192 pages) is this many.
-            t.ok(d['hpl_exchanges'] >= (32 << 20) // 4096 // 4,
+            # Only gups' tmpfs hot set (8192 pages) is this many; with
+            # huge=always, in pairs of whole shmem THPs.
+            per = 512 if huge else 1
+            t.ok(d['hpl_exchanges'] * per >= (32 << 20) // 4096 // 4 and
+                 (not huge or d['hpl_exchange_splits'] +
+                  d['hpl_exchange_splits_hot'] == 0),
                  f'{what}: the tmpfs hot set is exchanged '
-                 f'({d["hpl_exchanges"]} pairs)', d)
+                 f'({d["hpl_exchanges"]} pairs of {per} pages'
+                 f'{", none split" if huge else ""})', d)
         if thp:
             # Small folios (the hot 4 KiB pages, the cold THPs' tails) are
             # exchanged under the mmap_lock of the mm where the walk found

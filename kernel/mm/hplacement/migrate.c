@@ -8,9 +8,9 @@
  * the PMDs where this interval's SMEM samples fell first, are isolated
  * and promoted into the free FMEM above the headroom and the watermarks
  * with migrate_pages(); when FMEM is full they are exchanged with FMEM
- * pages of the coldest ranges instead (anonymous ones, and small ones of
- * shmem with each other: other page cache folios are only promoted and
- * demoted).  Below the headroom, FMEM pages
+ * pages of the coldest ranges instead (anonymous ones with each other,
+ * shmem ones with each other: other page cache folios are only promoted
+ * and demoted).  Below the headroom, FMEM pages
  * of the coldest ranges are demoted first.  Each step moves at most a
  * batch per interval that scales with the CPU budget.  A balloon that
  * waits for FMEM (hpl_balloon_want()) adds what it wants to the headroom.
@@ -466,7 +466,7 @@ static bool hpl_split_isolated(struct folio *folio, struct list_head *list)
 /*
  * A folio of @cold of the size and kind (anonymous or shmem) of @a;
  * *@unkind is set when one of its size was of the other kind.  For a
- * small anonymous @a and no small cold folio, a large cold folio is split
+ * small @a and no small cold folio of its kind, a large one is split
  * (the first time only, @split): a few hot pages then take the place of a
  * few cold ones, where demoting the whole large folio would move it all
  * and let it churn.  The tails of the split folio join @cold, isolated;
@@ -479,16 +479,16 @@ static struct folio *hpl_cold_partner(struct list_head *cold,
 	struct folio *b, *large = NULL;
 
 	list_for_each_entry(b, cold, lru) {
-		if (folio_nr_pages(b) == folio_nr_pages(a)) {
-			if (folio_test_anon(b) == folio_test_anon(a))
-				return b;
-			*unkind = true;
+		if (folio_test_anon(b) != folio_test_anon(a)) {
+			*unkind |= folio_nr_pages(b) == folio_nr_pages(a);
+			continue;
 		}
+		if (folio_nr_pages(b) == folio_nr_pages(a))
+			return b;
 		if (!large && folio_test_large(b))
 			large = b;
 	}
-	/* Large ones are anonymous: their pages pair with anonymous ones. */
-	if (folio_test_large(a) || !folio_test_anon(a) || !large || !*split)
+	if (folio_test_large(a) || !large || !*split)
 		return NULL;
 	if (!hpl_split_isolated(large, cold)) {
 		/* Not again in this batch: it would fail the same way. */
@@ -499,13 +499,14 @@ static struct folio *hpl_cold_partner(struct list_head *cold,
 	return large;
 }
 
-/* Small anonymous folios on @list: partners for a split THP's pages. */
-static bool hpl_has_small(struct list_head *list)
+/* Small folios of @a's kind on @list: partners for @a's pages, split. */
+static bool hpl_has_small(struct list_head *list, struct folio *a)
 {
 	struct folio *folio;
 
 	list_for_each_entry(folio, list, lru)
-		if (!folio_test_large(folio) && folio_test_anon(folio))
+		if (!folio_test_large(folio) &&
+		    folio_test_anon(folio) == folio_test_anon(a))
 			return true;
 	return false;
 }
@@ -534,8 +535,10 @@ static unsigned int hpl_pair_split(struct list_head *big,
 	if (big_pages >= compact_gap(big_order) + (1UL << big_order))
 		return nr;
 	list_for_each_entry(a, big, lru) {
-		if (nr == max || !hpl_has_small(cold))
+		if (nr == max)
 			break;
+		if (!hpl_has_small(cold, a))
+			continue;
 		if (folio_test_large(a)) {
 			if (!hpl_split_isolated(a, big))
 				continue;
