@@ -129,8 +129,9 @@ static void print_usage(FILE *f)
 		"                     collapses; move_pages; debugfs exchanges\n"
 		"  --fill-fmem FREE   fill node 0 with cold pages until FREE is left\n"
 		"  --shmem            buffer and filler shared anonymous memory\n"
-		"                     (shmem, 4 KiB pages); no --split, children\n"
-		"                     map the buffer and verify the filler\n"
+		"                     (shmem; THP regions where shmem_enabled\n"
+		"                     allows); children map the buffer and verify\n"
+		"                     the filler\n"
 		"  --inject flip|zero corrupt a page at --inject-at (self-test)\n"
 		"  --inject-at S      (default: half of --duration)\n"
 		"  --seed N           PRNG seed (default 1)\n");
@@ -648,8 +649,8 @@ static void *splitter(void *arg)
 			atomic_store(&r->busy, 1);
 			if (munmap(a, PAGE) ||
 			    mmap(a, PAGE, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-				 0) == MAP_FAILED) {
+				 (cfg.shmem ? MAP_SHARED : MAP_PRIVATE) |
+				 MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
 				report_error("partial munmap", errno);
 			} else {
 				long idx = (a - base) / PAGE;
@@ -736,7 +737,7 @@ static void *exchanger(void *arg)
 	while (!atomic_load(&stop)) {
 		sleep_ms(1 + rnd(&x) % 3);
 		/* distinct pages of one kind: 4 KiB pages, or THP regions */
-		thp = cfg.shmem ? 0 : k++ & 1;
+		thp = k++ & 1;
 		for (nc = 0, i = 0; i < 64 && nc < 16; i++) {
 			ri = rnd(&x) % nregions;
 			if (regions[ri].thp != thp)
@@ -802,8 +803,11 @@ static void *exchanger(void *arg)
 
 /* --- setup and summary ---------------------------------------------------- */
 
-static long anon_huge_kb(void)
+/* AnonHugePages, or with --shmem ShmemPmdMapped, of the process (kB). */
+static long huge_kb(void)
 {
+	const char *fmt = cfg.shmem ? "ShmemPmdMapped: %ld kB" :
+				      "AnonHugePages: %ld kB";
 	char line[160];
 	long kb = -1;
 	FILE *f = fopen("/proc/self/smaps_rollup", "r");
@@ -811,7 +815,7 @@ static long anon_huge_kb(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+		if (sscanf(line, fmt, &kb) == 1)
 			break;
 	fclose(f);
 	return kb;
@@ -834,7 +838,7 @@ static void fill_fmem(void)
 		die("mmap filler");
 	filler = (char *)(((uintptr_t)filler + HPAGE - 1) & ~(HPAGE - 1));
 	/* half of it THPs, half 4 KiB pages: HPlacement pairs like with like */
-	for (p = 0; p < filler_size && !cfg.shmem; p += HPAGE)
+	for (p = 0; p < filler_size; p += HPAGE)
 		madvise(filler + p, HPAGE,
 			(p / HPAGE) & 1 ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	if (set_policy(filler, filler_size, MPOL_PREFERRED, 0))
@@ -945,8 +949,8 @@ static void parse_options(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	int c, all = 0;
 	char *end;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -979,7 +983,6 @@ static void parse_options(int argc, char **argv)
 		case O_ALL:
 			cfg.fork = cfg.munmap = cfg.mprotect = cfg.split =
 				cfg.move = cfg.exchange = 1;
-			all = 1;
 			break;
 		case O_SHMEM:
 			cfg.shmem = 1;
@@ -1031,11 +1034,6 @@ static void parse_options(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_opt(argv[optind], "unexpected argument");
-	/* THP splits are of anonymous THPs; --all means the others then */
-	if (cfg.shmem && cfg.split && !all)
-		die_opt("--split", "applies to anonymous buffers, not --shmem");
-	if (cfg.shmem)
-		cfg.split = 0;
 	if (cfg.size / (4 * HPAGE) < (uint64_t)cfg.threads)
 		die_opt("--threads", "needs 8M of --size per writer");
 	if (cfg.inject_at < 0)
@@ -1080,14 +1078,14 @@ int main(int argc, char **argv)
 
 		pthread_rwlock_init(&r->lock, NULL);
 		r->addr = base + ri * HPAGE;
-		r->thp = cfg.shmem ? 0 : ri & 1;
+		r->thp = ri & 1;
 		r->node = (ri >> 1) & 1;
 		r->writer = (ri / 4) % cfg.threads;
 		if (map_region(r, 1))
 			die("mmap region");
 	}
 	nodes_json(nodes0, sizeof(nodes0));
-	thp_kb = anon_huge_kb();
+	thp_kb = huge_kb();
 	if (cfg.fill)
 		fill_fmem();
 	fprintf(stderr, "integrity: %zu regions of 2M at %p, %zu MiB filler, "

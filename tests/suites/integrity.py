@@ -59,9 +59,11 @@ class Prefixed:
 
 
 def integrity(t, g, debug, host=False, shmem=False):
-    """With shmem, buffer and filler are shared anonymous memory (4 KiB
-    shmem pages, their page cache exchanged): no THP, no splits."""
+    """With shmem, buffer and filler are shared anonymous memory (shmem
+    pages and THPs, shmem_enabled=advise: page cache exchanged)."""
     args = ARGS + (' --shmem' if shmem else '')
+    if shmem:
+        g.out('echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled')
     dmesg = g.out('dmesg')
     if debug:
         t.ok('KernelAddressSanitizer initialized' in dmesg and
@@ -134,31 +136,27 @@ def integrity(t, g, debug, host=False, shmem=False):
          'filler at the end', s)
     n0 = s.get('nodes_start', {})
     t.ok(n0.get('0', 0) >= pages * 3 // 8 and n0.get('1', 0) >= pages * 3 // 8 and
-         (s.get('thp_kb_start', 0) >= SIZE_MB * 1024 // 4) != shmem and
+         s.get('thp_kb_start', 0) >= SIZE_MB * 1024 // 4 and
          s.get('shmem') == shmem,
-         'the buffer started on both nodes (3/8 or more on each), ' +
-         ('shared memory, no THP' if shmem else
-          'a quarter of it or more in THPs'),
+         'the buffer started on both nodes (3/8 or more on each), '
+         f'a quarter of it or more in {"shmem " if shmem else ""}THPs',
          (n0, s.get('thp_kb_start'), s.get('shmem')))
     sp = s.get('splits', {})
     acts = {'forks': s.get('forks', 0), 'munmaps': s.get('munmaps', 0),
             'remaps': s.get('remaps', 0), 'mremaps': s.get('mremaps', 0),
-            'mprotects': s.get('mprotects', 0), 'moved': s.get('moved', 0),
-            'exchanges via a child': x.get('via_child', 0)}
-    if not shmem:
-        acts.update({'collapses': s.get('collapses', 0),
-                     **{f'splits {k}': v for k, v in sp.items()}})
+            'mprotects': s.get('mprotects', 0), 'collapses': s.get('collapses', 0),
+            'moved': s.get('moved', 0),
+            'exchanges via a child': x.get('via_child', 0),
+            **{f'splits {k}': v for k, v in sp.items()}}
     t.ok(len(sp) == 4 and all(acts.values()) and s.get('fork_failed') == 0,
-         'every racer acted: fork, munmap, mmap over, mremap, mprotect, ' +
-         ('' if shmem else 'the four THP splits, collapse, ') +
-         'move_pages, exchange through a child', acts)
-    if not shmem:
-        t.ok(d.get('thp_split_pmd', 0) > 0 and
-             d.get('thp_split_page', 0) > 0 and
-             d.get('thp_collapse_alloc', 0) > 0,
-             'the kernel split PMDs and THPs and collapsed them again',
-             {k: d.get(k) for k in ('thp_split_pmd', 'thp_split_page',
-                                    'thp_collapse_alloc')})
+         'every racer acted: fork, munmap, mmap over, mremap, mprotect, '
+         'the four THP splits, collapse, move_pages, exchange through a child',
+         acts)
+    t.ok(d.get('thp_split_pmd', 0) > 0 and d.get('thp_split_page', 0) > 0 and
+         d.get('thp_collapse_alloc', 0) > 0,
+         'the kernel split PMDs and THPs and collapsed them again',
+         {k: d.get(k) for k in ('thp_split_pmd', 'thp_split_page',
+                                'thp_collapse_alloc')})
 
     ours_min = x.get('pairs_ok', 0)
     failed_writes = x.get('writes', 0) - x.get('writes_ok', 0)
