@@ -7,7 +7,8 @@ left, then HPlacement is enabled at --budget and gups runs 30 s over a
 kernel is booted fresh per run, kernels interleaved within each run.
 Prints each run as it ends and a JSON summary: the hot set's FMEM share
 per gups report, the report at which it first reached 90 %, khplacement's
-CPU seconds and the counter deltas.
+CPU seconds and the counter deltas.  --huge mounts the tmpfs huge=always
+(shmem THPs).
 
   scripts/bench/shmem_ab.py --budget 200000 --runs 2 A/bzImage B/bzImage
 """
@@ -39,10 +40,11 @@ def khplacement_s(g):
     return (int(f[0]) + int(f[1])) / 100 if f else None
 
 
-def one_run(kernel, budget):
+def one_run(kernel, budget, huge):
     with Guest(fmem='512M', run_vm_args=['--kernel', kernel],
                qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
-        g.out('mkdir -p /mnt/t && mount -t tmpfs -o size=1G tmpfs /mnt/t')
+        g.out('mkdir -p /mnt/t && mount -t tmpfs -o size=1G'
+              f'{",huge=always" if huge else ""} tmpfs /mnt/t')
         filler = max(node0_free_mb(g) - 48, 64)
         g.out(f'gups --file /mnt/t/cold --size {filler}M --hot 4K '
               '--hot-frac 1 --membind 0 --duration 90 '
@@ -69,17 +71,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--budget', type=int, default=10000)
     ap.add_argument('--runs', type=int, default=2)
+    ap.add_argument('--huge', action='store_true')
     ap.add_argument('kernels', nargs='+')
     a = ap.parse_args()
     runs = []
     for r in range(a.runs):
         for k in a.kernels:
-            res = one_run(k, a.budget)
+            res = one_run(k, a.budget, a.huge)
             print(f'run {r} {k}: 90 % at report {res["report_90"]}, final '
                   f'{res["final"]}, {res["khplacement_s"]} CPU-s, '
                   f'{res["vmstat"]}', flush=True)
             runs.append(res)
-    print(json.dumps({'budget': a.budget, 'runs': runs}))
+    print(json.dumps({'budget': a.budget, 'huge': a.huge, 'runs': runs}))
 
 
 if __name__ == '__main__':
