@@ -478,6 +478,35 @@ static void fork_child(int in, int out, char *a, char *b)
 	_exit(0);
 }
 
+/*
+ * Fork a child that runs fn(in, out, a, b), answering the parent over two
+ * pipes (p2c, c2p: the parent's ends stay open); its pid, or -1.
+ */
+static pid_t fork_asked(int p2c[2], int c2p[2],
+			void (*fn)(int in, int out, char *a, char *b),
+			char *a, char *b, const char *what)
+{
+	pid_t child;
+
+	if (pipe(p2c) || pipe(c2p)) {
+		ok(0, "%s: pipes", what);
+		return -1;
+	}
+	child = fork();
+	if (child < 0) {
+		ok(0, "%s: fork()", what);
+		return -1;
+	}
+	if (!child) {
+		close(p2c[1]);
+		close(c2p[0]);
+		fn(p2c[0], c2p[1], a, b);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	return child;
+}
+
 static int ask(int out, int in, char cmd)
 {
 	char res = 0;
@@ -498,22 +527,9 @@ static void test_fork(void)
 	pid_t child;
 
 	two_pages(&a, &b, 11, 12);
-	if (pipe(p2c) || pipe(c2p)) {
-		ok(0, "fork: pipes");
+	child = fork_asked(p2c, c2p, fork_child, a, b, "fork");
+	if (child < 0)
 		return;
-	}
-	child = fork();
-	if (child < 0) {
-		ok(0, "fork: fork()");
-		return;
-	}
-	if (!child) {
-		close(p2c[1]);
-		close(c2p[0]);
-		fork_child(p2c[0], c2p[1], a, b);
-	}
-	close(p2c[0]);
-	close(c2p[1]);
 
 	counters_read(&c);
 	rc = xchg(getpid(), a, b);
@@ -809,22 +825,9 @@ static void test_shmem(void)
 	   "shmem: each file keeps its data, nodes swapped");
 	ok(counters_moved(&c, pair), "shmem: counted as one exchange");
 
-	if (pipe(p2c) || pipe(c2p)) {
-		ok(0, "shmem: pipes");
+	child = fork_asked(p2c, c2p, shmem_child, m, m2, "shmem");
+	if (child < 0)
 		return;
-	}
-	child = fork();
-	if (child < 0) {
-		ok(0, "shmem: fork()");
-		return;
-	}
-	if (!child) {
-		close(p2c[1]);
-		close(c2p[0]);
-		shmem_child(p2c[0], c2p[1], m, m2);
-	}
-	close(p2c[0]);
-	close(c2p[1]);
 	/* Fork copies no PTE of a shared file mapping: the child faults. */
 	ok(ask(p2c[1], c2p[0], 'v'), "shmem: a forked child maps both memfds");
 	counters_read(&c);
