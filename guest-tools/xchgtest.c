@@ -1382,11 +1382,11 @@ static void test_shmem_punch(void)
 		rc_ok += !rc;
 		busy += rc == -EBUSY;
 		/*
-		 * ENOENT: punched, not refaulted yet; EOPNOTSUPP: truncated
-		 * after the debugfs write isolated it (no longer page cache).
+		 * ENOENT: punched, not refaulted yet; EBUSY also when it was
+		 * truncated after the debugfs write isolated it.
 		 */
-		gone += rc == -ENOENT || rc == -EOPNOTSUPP;
-		if (rc && rc != -EBUSY && rc != -ENOENT && rc != -EOPNOTSUPP) {
+		gone += rc == -ENOENT;
+		if (rc && rc != -EBUSY && rc != -ENOENT) {
 			rc_bad++;
 			if (!first_bad)
 				first_bad = rc;
@@ -1396,7 +1396,7 @@ static void test_shmem_punch(void)
 	p.stop = 1;
 	pthread_join(t, NULL);
 	ok(rc_ok > 0 && !rc_bad,
-	   "punch: 300 exchanges amid hole punches of one page: %d succeed, %d EBUSY, %d ENOENT/EOPNOTSUPP, no other error (first other %s)",
+	   "punch: 300 exchanges amid hole punches of one page: %d succeed, %d EBUSY, %d ENOENT, no other error (first other %s)",
 	   rc_ok, busy, gone, errname(first_bad));
 	ok(!b_bad && check_file(fd, 1, 142),
 	   "punch: the other page keeps its data, mapped and in the file (%d bad reads)",

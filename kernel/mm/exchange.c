@@ -107,8 +107,13 @@ bool folio_may_exchange(struct folio *folio)
  */
 static int exchange_check(struct folio *folio)
 {
-	if (folio_test_hugetlb(folio) || folio_is_zone_device(folio) ||
-	    !folio_may_exchange(folio))
+	if (folio_test_hugetlb(folio) || folio_is_zone_device(folio))
+		return -EOPNOTSUPP;
+	/* Shmem truncated since the caller found it: gone, not refused. */
+	if (!folio_test_anon(folio) && !folio->mapping &&
+	    folio_test_swapbacked(folio))
+		return -EBUSY;
+	if (!folio_may_exchange(folio))
 		return -EOPNOTSUPP;
 	/* Swap cache, lazyfree, mlock and poison each need work we do not do. */
 	if (folio_test_swapcache(folio) || !folio_test_swapbacked(folio) ||
