@@ -1158,11 +1158,41 @@ static void *zap_thread(void *arg)
  * page must stay zapped (its refill is not overwritten), the other keep its
  * data.
  */
+/* What exchange_amid() saw. */
+struct amid {
+	int ok, busy, absent, bad, first_bad, b_bad;
+};
+
+/*
+ * 300 exchanges of a and b while a racer takes a away: EBUSY and ENOENT
+ * (a gone and not refaulted yet; EBUSY also when it went after the debugfs
+ * write isolated it) are the only errors expected, and b, filled from
+ * b_seed, must keep its data.
+ */
+static void exchange_amid(char *a, char *b, uint64_t b_seed, struct amid *r)
+{
+	int i, rc;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < 300; i++) {
+		rc = xchg(getpid(), a, b);
+		r->ok += !rc;
+		r->busy += rc == -EBUSY;
+		r->absent += rc == -ENOENT;
+		if (rc && rc != -EBUSY && rc != -ENOENT) {
+			r->bad++;
+			if (!r->first_bad)
+				r->first_bad = rc;
+		}
+		r->b_bad += !check(b, PAGE, b_seed);
+	}
+}
+
 static void test_zap(void)
 {
-	int i, rc, rc_ok = 0, rc_bad = 0, b_bad = 0, first_bad = 0;
-	int busy = 0, absent = 0;
 	struct zapper z = { 0 };
+	struct amid r;
+	int rc;
 	pthread_t t;
 	char *a, *b;
 
@@ -1172,25 +1202,14 @@ static void test_zap(void)
 		ok(0, "zap: thread");
 		return;
 	}
-	for (i = 0; i < 300; i++) {
-		rc = xchg(getpid(), a, b);
-		rc_ok += !rc;
-		busy += rc == -EBUSY;
-		/* A zapped and not refaulted yet: ENOENT. */
-		absent += rc == -ENOENT;
-		if (rc && rc != -EBUSY && rc != -ENOENT) {
-			rc_bad++;
-			if (!first_bad)
-				first_bad = rc;
-		}
-		b_bad += !check(b, PAGE, 131);
-	}
+	exchange_amid(a, b, 131, &r);
 	z.stop = 1;
 	pthread_join(t, NULL);
-	ok(rc_ok + busy > 0 && !rc_bad,
+	ok(r.ok + r.busy > 0 && !r.bad,
 	   "zap: 300 exchanges amid MADV_DONTNEED of one page: %d succeed, %d EBUSY, %d ENOENT, no other error (first other %s)",
-	   rc_ok, busy, absent, errname(first_bad));
-	ok(!b_bad, "zap: the other page keeps its data (%d bad reads)", b_bad);
+	   r.ok, r.busy, r.absent, errname(r.first_bad));
+	ok(!r.b_bad, "zap: the other page keeps its data (%d bad reads)",
+	   r.b_bad);
 	ok(z.zaps > 0 && !z.bad,
 	   "zap: each of %ld refills of the zapped page reads back (%ld bad)",
 	   z.zaps, z.bad);
@@ -1360,9 +1379,9 @@ out:
 static void test_shmem_punch(void)
 {
 	static const int nodes[2] = { 1, 0 };
-	int i, rc, rc_ok = 0, busy = 0, gone = 0, rc_bad = 0, b_bad = 0;
-	int fd, first_bad = 0;
 	struct puncher p = { 0 };
+	struct amid r;
+	int fd, rc;
 	pthread_t t;
 	char *m;
 
@@ -1377,36 +1396,21 @@ static void test_shmem_punch(void)
 		ok(0, "punch: thread");
 		return;
 	}
-	for (i = 0; i < 300; i++) {
-		rc = xchg(getpid(), m, m + PAGE);
-		rc_ok += !rc;
-		busy += rc == -EBUSY;
-		/*
-		 * ENOENT: punched, not refaulted yet; EBUSY also when it was
-		 * truncated after the debugfs write isolated it.
-		 */
-		gone += rc == -ENOENT;
-		if (rc && rc != -EBUSY && rc != -ENOENT) {
-			rc_bad++;
-			if (!first_bad)
-				first_bad = rc;
-		}
-		b_bad += !check(m + PAGE, PAGE, 142);
-	}
+	exchange_amid(m, m + PAGE, 142, &r);
 	p.stop = 1;
 	pthread_join(t, NULL);
-	ok(rc_ok > 0 && !rc_bad,
+	ok(r.ok > 0 && !r.bad,
 	   "punch: 300 exchanges amid hole punches of one page: %d succeed, %d EBUSY, %d ENOENT, no other error (first other %s)",
-	   rc_ok, busy, gone, errname(first_bad));
-	ok(!b_bad && check_file(fd, 1, 142),
+	   r.ok, r.busy, r.absent, errname(r.first_bad));
+	ok(!r.b_bad && check_file(fd, 1, 142),
 	   "punch: the other page keeps its data, mapped and in the file (%d bad reads)",
-	   b_bad);
+	   r.b_bad);
 	ok(p.punches > 0 && !p.bad,
 	   "punch: each of %ld refills of the punched page reads back, mapped and from the file (%ld bad)",
 	   p.punches, p.bad);
 	fill(m, PAGE, 143);
 	rc = xchg(getpid(), m, m + PAGE);
-	shmem_pairs += rc_ok + !rc;
+	shmem_pairs += r.ok + !rc;
 	ok(!rc && check(m, PAGE, 143) && check(m + PAGE, PAGE, 142) &&
 	   check_file(fd, 0, 143),
 	   "punch: afterwards an exchange succeeds and keeps both pages' data (%s)",
