@@ -992,9 +992,10 @@ out:
  * mTHP) are exchanged whole, mapped by PMD or by PTEs.  Or both are
  * folios of shmem's page cache, mapped, uptodate and of the same memcg:
  * their page cache slots are swapped too, and the CPU swaps their
- * contents at once (a lookup spins on them while they are frozen).  The caller must
- * have isolated every folio from the LRU (folio_isolate_lru(), with
- * NR_ISOLATED_* accounted as for migrate_pages()) and hold no reference to
+ * contents at once (a lookup spins on them while they are frozen).
+ * The caller must have isolated every folio from the LRU (with
+ * folio_isolate_lru(), NR_ISOLATED_* accounted as for migrate_pages())
+ * and hold no reference to
  * it besides that isolation reference; the folios stay isolated, and the
  * caller puts them back, for example with putback_movable_pages().  The
  * caller must not hold any folio lock, nor mmap_lock if the folios may be

@@ -529,7 +529,7 @@ static unsigned int hpl_pair_split(struct list_head *big,
 				   struct folio_exchange *pairs,
 				   unsigned int nr, unsigned int max)
 {
-	bool split = false, unkind;
+	bool split = false, unkind = false;	/* unkind: not counted here */
 	struct folio *a, *b;
 
 	if (big_pages >= compact_gap(big_order) + (1UL << big_order))
