@@ -1271,6 +1271,107 @@ static long pmd_mapped_kb(const char *x)
 	       smaps_kb(x + HPAGE, "ShmemPmdMapped");
 }
 
+/* Whether p holds the pattern of seed from its word first on. */
+static int check_from(const void *p, size_t len, uint64_t seed, size_t first)
+{
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		if (w[i] != mix(seed * 0x100000001b3ULL + first + i))
+			return 0;
+	return 1;
+}
+
+/* read(2)s the 4 KiB pages of two memfd THPs filled from seed and seed + 1. */
+struct thp_reader {
+	int fd;
+	uint64_t seed;
+	unsigned int step;	/* through the 1024 pages, odd */
+	volatile int stop;
+	long reads, bad;
+};
+
+/* Busy for us microseconds: a reader that sleeps would leave a CPU free. */
+static void spin_us(long us)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000L +
+	       (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+}
+
+static void *thp_reader(void *arg)
+{
+	struct thp_reader *r = arg;
+	static const size_t per = HPAGE / PAGE;
+	uint64_t buf[PAGE / 8];
+	size_t j = 0;
+
+	while (!r->stop) {
+		j = (j + r->step) % (2 * per);
+		if (pread(r->fd, buf, PAGE, j * PAGE) != (ssize_t)PAGE ||
+		    !check_from(buf, PAGE, r->seed + j / per,
+				(j % per) * (PAGE / 8)))
+			r->bad++;
+		r->reads++;
+		/* Hold no reference for a while: some freezes succeed. */
+		spin_us(100);
+	}
+	return NULL;
+}
+
+/* Enough that the kernel before the fix hung in each of 3 runs. */
+#define READER_XCHGS	3000
+
+/*
+ * A page cache lookup spins, without yielding, on a frozen folio: two
+ * threads, as many as the guest's vCPUs, read(2) the two THPs while they
+ * are exchanged over and over.  The exchange must never leave a shmem
+ * THP frozen while it could be scheduled out (the readers would then
+ * hold every CPU), and each read sees its page's data.
+ */
+static void test_shmem_thp_readers(char *x, int fd)
+{
+	struct thp_reader r[2] = {
+		{ .fd = fd, .seed = 151, .step = 1 },
+		{ .fd = fd, .seed = 151, .step = 357 },
+	};
+	int i, rc, done = 0, busy = 0, other = 0, first = 0;
+	pthread_t t[2];
+	int nt;
+
+	for (nt = 0; nt < 2; nt++)
+		if (pthread_create(&t[nt], NULL, thp_reader, &r[nt]))
+			break;
+	for (i = 0; i < READER_XCHGS; i++) {
+		rc = xchg(getpid(), x + 4321, x + 2 * HPAGE - 1);
+		done += !rc;
+		busy += rc == -EBUSY;
+		if (rc && rc != -EBUSY) {
+			other++;
+			if (!first)
+				first = rc;
+		}
+	}
+	for (i = 0; i < nt; i++) {
+		r[i].stop = 1;
+		pthread_join(t[i], NULL);
+	}
+	shmem_pairs += done;
+	ok(nt == 2 && done > 0 && !other,
+	   "shmem thp: %d exchanges amid 2 read(2) threads: %d succeed, %d EBUSY, no other error (first other %s)",
+	   READER_XCHGS, done, busy, errname(first));
+	ok(r[0].reads > 0 && r[1].reads > 0 && !r[0].bad && !r[1].bad,
+	   "shmem thp: each of %ld reads during them saw its page's data (%ld bad)",
+	   r[0].reads + r[1].reads, r[0].bad + r[1].bad);
+	ok(check(x, HPAGE, 151) && check(x + HPAGE, HPAGE, 152),
+	   "shmem thp: afterwards both THPs hold their data");
+}
+
 /*
  * Shmem THPs (memfd, shmem_enabled=advise and MADV_HUGEPAGE): two of them
  * exchanged whole, still PMD-mapped, page cache slots swapped; a shmem
@@ -1347,6 +1448,7 @@ static void test_shmem_thp(void)
 	   "shmem thp: read(2) of the memfd sees the same 4 MiB");
 	ok(counters_moved(&c, want),
 	   "shmem thp: exchange_success +1, through the rmap, no PMD split");
+	test_shmem_thp_readers(x, fd);
 	m = map_memfd(&fdm, 1, nodes + 1, 153);
 	if (!m) {
 		ok(0, "shmem thp: a 4 KiB memfd page");

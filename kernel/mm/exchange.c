@@ -409,13 +409,17 @@ static void exchange_page_contents(struct page *pa, struct page *pb)
 	kunmap_local(a);
 }
 
-static void exchange_contents(struct folio *a, struct folio *b)
+/*
+ * @resched: whether the caller may be scheduled out between pages; not
+ * with a page cache folio frozen (see exchange_shmem_pair()).
+ */
+static void exchange_contents(struct folio *a, struct folio *b, bool resched)
 {
 	long i, nr = folio_nr_pages(a);
 
 	for (i = 0; i < nr; i++) {
 		exchange_page_contents(folio_page(a, i), folio_page(b, i));
-		if (i + 1 < nr)
+		if (resched && i + 1 < nr)
 			cond_resched();
 	}
 	flush_dcache_folio(a);
@@ -851,7 +855,7 @@ static void exchange_swap_contents(struct folio_exchange *pairs,
 		if (done > 0)
 			done--;
 		else
-			exchange_contents(x->a, x->b);
+			exchange_contents(x->a, x->b, true);
 	}
 }
 
@@ -922,12 +926,13 @@ static int exchange_freeze(struct folio_exchange *x)
  * metadata and map each folio where the other was; otherwise restore the
  * mappings.  Unlocks both folios.
  */
-static int exchange_finish(struct folio_exchange *x, int err)
+/*
+ * With the contents swapped: swap the page cache slots and the metadata,
+ * and thaw both folios.
+ */
+static void exchange_commit(struct folio_exchange *x)
 {
 	struct folio *a = x->a, *b = x->b;
-
-	if (err)
-		goto restore;
 
 	if (!folio_test_anon(a)) {
 		exchange_cache_store(a, b);
@@ -938,6 +943,17 @@ static int exchange_finish(struct folio_exchange *x, int err)
 	folio_ref_unfreeze(b, exchange_refs(b));
 	folio_ref_unfreeze(a, exchange_refs(a));
 	x->frozen = false;
+}
+
+static int exchange_finish(struct folio_exchange *x, int err)
+{
+	struct folio *a = x->a, *b = x->b;
+
+	if (err)
+		goto restore;
+
+	if (x->frozen)
+		exchange_commit(x);
 
 	/*
 	 * Requeue each folio as the contents it now holds were queued, while
@@ -973,6 +989,28 @@ out:
 	return err;
 }
 
+/*
+ * A page cache lookup that finds a frozen folio retries at once, without
+ * sleeping or yielding the CPU; were the task that froze it scheduled out,
+ * lookups could hold every CPU and never let it thaw the folio.  So a
+ * shmem pair is frozen, swapped by the CPU (never a copier, which sleeps)
+ * and thawed with preemption off, as the page cache's own freezes are
+ * under the i_pages lock.
+ */
+static int exchange_shmem_pair(struct folio_exchange *x)
+{
+	int err;
+
+	preempt_disable();
+	err = exchange_freeze(x);
+	if (!err) {
+		exchange_contents(x->a, x->b, false);
+		exchange_commit(x);
+	}
+	preempt_enable();
+	return err;
+}
+
 /**
  * exchange_folios - exchange the contents and mappings of pairs of folios
  * @pairs: the pairs; exchange_folios() sets the err member of each
@@ -992,7 +1030,8 @@ out:
  * mTHP) are exchanged whole, mapped by PMD or by PTEs.  Or both are
  * folios of shmem's page cache, mapped, uptodate and of the same memcg:
  * their page cache slots are swapped too, and the CPU swaps their
- * contents at once (a lookup spins on them while they are frozen).
+ * contents at once, with preemption off (a lookup spins on them while
+ * they are frozen).
  * The caller must have isolated every folio from the LRU (with
  * folio_isolate_lru(), NR_ISOLATED_* accounted as for migrate_pages())
  * and hold no reference to
@@ -1099,16 +1138,14 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 
 		if (!x->unmapped)
 			continue;
-		x->err = exchange_freeze(x);
+		if (!folio_test_anon(x->a))
+			x->err = exchange_shmem_pair(x);
+		else
+			x->err = exchange_freeze(x);
 		if (x->err) {
 			exchange_finish(x, x->err);
 			exchange_count(x->err, 1);
-		} else if (!folio_test_anon(x->a)) {
-			/*
-			 * A page cache lookup that finds a frozen folio
-			 * retries without sleeping: no wait for a copier.
-			 */
-			exchange_contents(x->a, x->b);
+		} else if (!x->frozen) {
 			x->err = exchange_finish(x, 0);
 			done++;
 		} else {
