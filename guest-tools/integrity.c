@@ -56,6 +56,7 @@ static struct {
 	int threads, fill, inject;	/* inject: 0 none, 1 flip, 2 zero */
 	int fork, munmap, mprotect, split, move, exchange;
 	int shmem;	/* shared anonymous memory (shmem) instead of private */
+	int shmem_filler;	/* the filler alone shmem: mixed exchanges */
 } cfg = {
 	.size = 64ULL << 20, .seed = 1, .duration = 20, .threads = 2,
 	.inject_at = -1,
@@ -132,6 +133,8 @@ static void print_usage(FILE *f)
 		"                     (shmem; THP regions where shmem_enabled\n"
 		"                     allows); children map the buffer and verify\n"
 		"                     the filler\n"
+		"  --shmem-filler     the filler alone shmem: HPlacement exchanges\n"
+		"                     hot anonymous pages with cold shmem ones\n"
 		"  --inject flip|zero corrupt a page at --inject-at (self-test)\n"
 		"  --inject-at S      (default: half of --duration)\n"
 		"  --seed N           PRNG seed (default 1)\n");
@@ -832,8 +835,8 @@ static void fill_fmem(void)
 	filler_size = ((uint64_t)kb * 1024 - cfg.fill_free) / (2 * HPAGE) *
 		      2 * HPAGE;
 	filler = mmap(NULL, filler_size + HPAGE, PROT_READ | PROT_WRITE,
-		      (cfg.shmem ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS |
-		      MAP_NORESERVE, -1, 0);
+		      (cfg.shmem || cfg.shmem_filler ? MAP_SHARED : MAP_PRIVATE) |
+		      MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (filler == MAP_FAILED)
 		die("mmap filler");
 	filler = (char *)(((uintptr_t)filler + HPAGE - 1) & ~(HPAGE - 1));
@@ -929,7 +932,7 @@ static void parse_options(int argc, char **argv)
 {
 	enum { O_SIZE = 256, O_THREADS, O_DURATION, O_ALL, O_FORK, O_MUNMAP,
 	       O_MPROTECT, O_SPLIT, O_MOVE, O_EXCHANGE, O_FILL, O_INJECT,
-	       O_INJECT_AT, O_SEED, O_SHMEM };
+	       O_INJECT_AT, O_SEED, O_SHMEM, O_SHMEM_FILLER };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "threads", required_argument, NULL, O_THREADS },
@@ -946,6 +949,7 @@ static void parse_options(int argc, char **argv)
 		{ "inject-at", required_argument, NULL, O_INJECT_AT },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "shmem", no_argument, NULL, O_SHMEM },
+		{ "shmem-filler", no_argument, NULL, O_SHMEM_FILLER },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -986,6 +990,9 @@ static void parse_options(int argc, char **argv)
 			break;
 		case O_SHMEM:
 			cfg.shmem = 1;
+			break;
+		case O_SHMEM_FILLER:
+			cfg.shmem_filler = 1;
 			break;
 		case O_FORK:
 			cfg.fork = 1;
@@ -1144,7 +1151,7 @@ int main(int argc, char **argv)
 	vmstat_read(vm1);
 	nodes_json(nodes1, sizeof(nodes1));
 
-	printf("{\"summary\": {\"shmem\": %s, \"duration_s\": %.3f, \"size\": %" PRIu64
+	printf("{\"summary\": {\"shmem\": %s, \"shmem_filler\": %s, \"duration_s\": %.3f, \"size\": %" PRIu64
 	       ", \"regions\": %zu, \"threads\": %d, \"filler\": %zu, "
 	       "\"thp_kb_start\": %ld, \"nodes_start\": %s, \"nodes_end\": %s, "
 	       "\"verified\": %" PRIu64 ", \"rewrites\": %" PRIu64
@@ -1157,7 +1164,8 @@ int main(int argc, char **argv)
 	       ", \"madvise\": %" PRIu64 "}, \"collapses\": %" PRIu64
 	       ", \"collapse_failed\": %" PRIu64 ", \"moved\": %" PRIu64
 	       ", \"move_failed\": %" PRIu64 ", ",
-	       cfg.shmem ? "true" : "false", t_stop - t_start, cfg.size, nregions, cfg.threads, filler_size,
+	       cfg.shmem ? "true" : "false",
+	       cfg.shmem_filler ? "true" : "false", t_stop - t_start, cfg.size, nregions, cfg.threads, filler_size,
 	       thp_kb, nodes0, nodes1, get(&n_verified), get(&n_rewrites),
 	       get(&n_child_verified), get(&n_final_verified), get(&n_forks),
 	       get(&n_fork_failed), get(&n_munmaps), get(&n_remaps),

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -783,12 +785,99 @@ static void shmem_child(int in, int out, char *m, char *m2)
  * child maps them too; read(2) of the file sees the data where it was
  * written.  An anonymous page with a shmem one is refused.
  */
+/* Per-node nr_shmem, nr_file_pages and nr_anon_pages, to take deltas of. */
+struct kinds {
+	long shmem[2], file[2], anon[2];
+};
+
+static void kinds_read(struct kinds *k)
+{
+	int n;
+
+	for (n = 0; n < 2; n++) {
+		k->shmem[n] = node_stat(n, "nr_shmem");
+		k->file[n] = node_stat(n, "nr_file_pages");
+		k->anon[n] = node_stat(n, "nr_anon_pages");
+	}
+}
+
+/* Whether one page of shmem went from node @from to the other, anon back. */
+static int kinds_moved(const struct kinds *k0, int from, long *d)
+{
+	struct kinds k;
+	int n, to = !from;
+
+	kinds_read(&k);
+	for (n = 0; n < 2; n++) {
+		d[3 * n] = k.shmem[n] - k0->shmem[n];
+		d[3 * n + 1] = k.file[n] - k0->file[n];
+		d[3 * n + 2] = k.anon[n] - k0->anon[n];
+	}
+	return d[3 * from] == -1 && d[3 * to] == 1 &&
+	       d[3 * from + 1] == -1 && d[3 * to + 1] == 1 &&
+	       d[3 * from + 2] == 1 && d[3 * to + 2] == -1;
+}
+
+/*
+ * An anonymous page @a (node 1) with page 0 of the memfd @fd, mapped at
+ * @m (node 0): exchanged, each virtual page keeping its kind, and back
+ * with the shmem page first.  The page cache counters follow the shmem
+ * data to its node, the anonymous ones the anonymous data.
+ */
+static void test_mixed(char *a, char *m, int fd)
+{
+	/* success, busy, type, order, tlb, split, direct */
+	static const int mixed[C_NR] = { 1, 0, 0, 0, 1, 0, 2 };
+	struct counters c;
+	struct kinds k;
+	long d[6];
+	int rc, moved;
+
+	if (node_of(0, a, PAGE) != 1 || node_of(0, m, PAGE) != 0) {
+		ok(0, "mixed: anonymous page on node 1, memfd page on node 0");
+		return;
+	}
+	counters_read(&c);
+	kinds_read(&k);
+	rc = xchg(getpid(), a, m);
+	ok(!rc, "mixed: an anonymous page with a shmem page exchanged (%s)",
+	   errname(rc));
+	ok(check(a, PAGE, 95) && check(m, PAGE, 93) && check_file(fd, 0, 93) &&
+	   node_of(0, a, PAGE) == 0 && node_of(0, m, PAGE) == 1,
+	   "mixed: both keep their data, mapped and in the file; nodes swapped");
+	moved = kinds_moved(&k, 0, d);
+	ok(moved,
+	   "mixed: nr_shmem and nr_file_pages moved from node 0 to node 1, nr_anon_pages back (node 0: %+ld %+ld %+ld, node 1: %+ld %+ld %+ld)",
+	   d[0], d[1], d[2], d[3], d[4], d[5]);
+	ok(counters_moved(&c, mixed),
+	   "mixed: exchange_success +1, both unmapped directly");
+	fill(a, PAGE, 97);
+	ok(check(m, PAGE, 93) && check_file(fd, 0, 93),
+	   "mixed: a write to the anonymous page does not reach the file");
+	fill(m, PAGE, 98);
+	ok(check_file(fd, 0, 98) && check(a, PAGE, 97),
+	   "mixed: a write to the memfd page reaches the file");
+
+	counters_read(&c);
+	kinds_read(&k);
+	rc = xchg(getpid(), m, a);
+	ok(!rc && check(a, PAGE, 97) && check(m, PAGE, 98) &&
+	   check_file(fd, 0, 98) && node_of(0, a, PAGE) == 1 &&
+	   node_of(0, m, PAGE) == 0,
+	   "mixed: back again, shmem page first: data kept, nodes swapped (%s)",
+	   errname(rc));
+	moved = kinds_moved(&k, 1, d);
+	ok(moved && counters_moved(&c, mixed),
+	   "mixed: the counters moved back (node 0: %+ld %+ld %+ld, node 1: %+ld %+ld %+ld)",
+	   d[0], d[1], d[2], d[3], d[4], d[5]);
+	shmem_pairs += 2;
+}
+
 static void test_shmem(void)
 {
 	/* success, busy, type, order, tlb, split, direct */
 	static const int pair[C_NR] = { 1, 0, 0, 0, 1, 0, 2 };
 	static const int shared[C_NR] = { 1, 0, 0, 0, 1, 0, 0 };
-	static const int mixed[C_NR] = { 0, 0, 1, 0, 0, 0, 0 };
 	static const int nodes[2] = { 1, 0 }, node0[1] = { 0 };
 	int fd, fd2, rc, p2c[2], c2p[2], status;
 	struct counters c;
@@ -851,15 +940,7 @@ static void test_shmem(void)
 	ok(WIFEXITED(status) && !WEXITSTATUS(status), "shmem: child exits 0");
 
 	two_pages(&a, &b, 95, 96);
-	counters_read(&c);
-	rc = xchg(getpid(), a, m2);
-	ok(rc == -EOPNOTSUPP,
-	   "shmem: anonymous page with a shmem page refused with EOPNOTSUPP (%s)",
-	   errname(rc));
-	ok(check(a, PAGE, 95) && check(m2, PAGE, 93) &&
-	   node_of(0, a, PAGE) == 1 && node_of(0, m2, PAGE) == 0,
-	   "shmem: both keep data and node");
-	ok(counters_moved(&c, mixed), "shmem: exchange_fail_type +1, nothing else");
+	test_mixed(a, m2, fd2);
 	shmem_pairs += 3;
 	close(fd);
 	close(fd2);
@@ -867,17 +948,55 @@ static void test_shmem(void)
 	munmap(m2, PAGE);
 }
 
+/*
+ * Page cache that is not shmem: a page of a file on ramfs, mapped
+ * privately, is refused.  (The initramfs is tmpfs: our own executable's
+ * page cache is shmem, which a private mapping of it shares until a
+ * write; such a page may be exchanged, and keeps its data.)
+ */
+#define RAMFS_DIR	"/tmp/xchgtest-ramfs"
+
 static void test_file(void)
 {
 	static const int want[C_NR] = { 0, 0, 1, 0, 0, 0, 0 };
+	static const int one[C_NR] = { 1, 0, 0, 0, 1, 0, 1 };
+	char page[PAGE], *a, *b, *f;
 	volatile char sink;
 	struct counters c;
-	char *a, *b, *f;
 	int fd, rc;
 
 	two_pages(&a, &b, 81, 82);
+	memset(page, 0x5a, sizeof(page));
+	mkdir(RAMFS_DIR, 0700);
+	if (mount("ramfs", RAMFS_DIR, "ramfs", 0, NULL)) {
+		ok(0, "file: mount ramfs (%s)", strerror(errno));
+		return;
+	}
+	fd = open(RAMFS_DIR "/f", O_RDWR | O_CREAT, 0600);
+	f = fd < 0 || write(fd, page, PAGE) != PAGE ? MAP_FAILED :
+	    mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (f == MAP_FAILED) {
+		ok(0, "file: a ramfs file mapped privately");
+	} else {
+		sink = f[0];	/* fault it in */
+		counters_read(&c);
+		rc = xchg(getpid(), a, f);
+		ok(rc == -EOPNOTSUPP && f[0] == 0x5a && f[PAGE - 1] == 0x5a,
+		   "file: ramfs page cache page (private file mapping) refused with EOPNOTSUPP (%s)",
+		   errname(rc));
+		ok(check(a, PAGE, 81) && node_of(0, a, PAGE) == 1,
+		   "file: the anonymous page keeps data and node");
+		ok(counters_moved(&c, want),
+		   "file: exchange_fail_type +1, nothing else");
+		munmap(f, PAGE);
+	}
+	umount(RAMFS_DIR);
+	rmdir(RAMFS_DIR);
+
 	fd = open("/proc/self/exe", O_RDONLY);
-	f = fd < 0 ? MAP_FAILED :
+	f = fd < 0 || pread(fd, page, PAGE, 0) != PAGE ? MAP_FAILED :
 	    mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (fd >= 0)
 		close(fd);
@@ -886,16 +1005,17 @@ static void test_file(void)
 		return;
 	}
 	sink = f[0];
-	(void)sink;
 	counters_read(&c);
 	rc = xchg(getpid(), a, f);
-	ok(rc == -EOPNOTSUPP,
-	   "file: page cache page (private file mapping) refused with EOPNOTSUPP (%s)",
+	ok(!rc && !memcmp(f, page, PAGE) && check(a, PAGE, 81) &&
+	   node_of(0, a, PAGE) == 0 && node_of(0, f, PAGE) == 1,
+	   "file: a page of our executable (tmpfs: shmem page cache, node 0) exchanged with an anonymous page (node 1), both keep their data, nodes swapped (%s)",
 	   errname(rc));
-	ok(check(a, PAGE, 81) && check(b, PAGE, 82) &&
-	   node_of(0, a, PAGE) == 1 && node_of(0, b, PAGE) == 0,
-	   "file: the anonymous pages keep data and node");
-	ok(counters_moved(&c, want), "file: exchange_fail_type +1, nothing else");
+	ok(counters_moved(&c, one),
+	   "file: exchange_success +1, the anonymous page unmapped directly");
+	shmem_pairs++;
+	(void)sink;
+	munmap(f, PAGE);
 }
 
 /* A FOLL_PIN (longterm) pin: io_uring fixed buffers. */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Folio exchange: swap the contents and the mappings of two anonymous folios
- * (or of two shmem folios) of the same order, typically a hot folio on a
- * slow memory node and a cold folio on a fast one, without needing free
- * memory on either node.
+ * Folio exchange: swap the contents and the mappings of two anonymous or
+ * shmem folios of the same order, typically a hot folio on a slow memory
+ * node and a cold folio on a fast one, without needing free memory on
+ * either node.
  *
  * Each pair goes through the steps of a migration, done for both folios at
  * once: both are locked and unmapped to migration entries; after one TLB
@@ -19,9 +19,11 @@
  * Statistics need no extra care: unmapping and remapping go through the
  * rmap functions, which account NR_ANON_MAPPED and NR_ANON_THPS to the node
  * and memcg of the folio at that time, and each folio is put back on the
- * LRU of its own node by the caller.  Both folios of a pair are of one
- * kind, so the page cache and RSS counters that a shmem folio counts in
- * stay as they are.
+ * LRU of its own node by the caller (anonymous and shmem folios are both
+ * on the anonymous LRU).  Each virtual page keeps its kind of mapping, so
+ * the RSS counters stay as they are; the page cache counters of shmem
+ * contents that trade places with anonymous ones move between the nodes
+ * (exchange_cache_stats()).
  */
 
 #include <linux/debugfs.h>
@@ -85,6 +87,22 @@ static bool exchange_shmem(struct folio *folio)
 	struct address_space *mapping = READ_ONCE(folio->mapping);
 
 	return !folio_test_anon(folio) && mapping && shmem_mapping(mapping);
+}
+
+/**
+ * folio_may_pair - whether exchange_folios() takes these two folios together
+ * @a: a folio that folio_may_exchange() takes
+ * @b: another
+ *
+ * Anonymous folios pair with any; a shmem folio only with one of its memcg
+ * (the page cache counters of two memcgs would have to move).
+ *
+ * Return: true if @a and @b may be exchanged, sizes aside.
+ */
+bool folio_may_pair(struct folio *a, struct folio *b)
+{
+	return (folio_test_anon(a) && folio_test_anon(b)) ||
+	       folio_memcg(a) == folio_memcg(b);
 }
 
 /**
@@ -314,17 +332,14 @@ static int exchange_unmap(struct folio_exchange *x,
 	}
 
 	/*
-	 * Permanent reasons first: a kind we refuse or two kinds (or, for
-	 * shmem, two memcgs: the page cache counters of each memcg and node
-	 * would have to move), then different orders.
+	 * Permanent reasons first: a kind we refuse or a pair we refuse
+	 * (shmem of two memcgs), then different orders.
 	 */
 	err = exchange_check(a);
 	err_b = exchange_check(b);
 	if (err != -EOPNOTSUPP && err_b == -EOPNOTSUPP)
 		err = err_b;
-	else if (err != -EOPNOTSUPP &&
-		 (folio_test_anon(a) != folio_test_anon(b) ||
-		  (!folio_test_anon(a) && folio_memcg(a) != folio_memcg(b))))
+	else if (err != -EOPNOTSUPP && !folio_may_pair(a, b))
 		err = -EOPNOTSUPP;
 	else if (err != -EOPNOTSUPP && folio_order(a) != folio_order(b))
 		err = -EXDEV;
@@ -345,8 +360,8 @@ static int exchange_unmap(struct folio_exchange *x,
 	x->vma_b = exchange_unmap_direct(db, b, x->addr_b);
 	if (!x->vma_b && folio_test_anon(b))
 		x->anon_vma_b = folio_get_anon_vma(b);
-	if (folio_test_anon(a) &&
-	    ((!x->vma_a && !x->anon_vma_a) || (!x->vma_b && !x->anon_vma_b))) {
+	if ((folio_test_anon(a) && !x->vma_a && !x->anon_vma_a) ||
+	    (folio_test_anon(b) && !x->vma_b && !x->anon_vma_b)) {
 		/*
 		 * Back where it was, if one was unmapped directly; nothing
 		 * went through the rmap yet (and an unmapped folio's anon_vma
@@ -473,6 +488,29 @@ static void exchange_anon_exclusive(struct folio_exchange *x)
 }
 
 /*
+ * A mixed pair, after the swap of mappings: @anon now holds the anonymous
+ * contents that @cache held.  The PG_anon_exclusive bits left on subpages
+ * the unmap did not reach go with them; on page cache the bit is
+ * PG_mappedtodisk, which shmem never sets.  Raw bit operations, as
+ * PageAnonExclusive() wants a page that is anonymous now.
+ */
+static void exchange_anon_exclusive_mixed(struct folio *cache,
+					  struct folio *anon)
+{
+	long i;
+
+	for (i = 0; i < folio_nr_pages(anon); i++) {
+		struct page *pc = folio_page(cache, i);
+		struct page *pa = folio_page(anon, i);
+
+		if (test_and_clear_bit(PG_anon_exclusive, &pc->flags))
+			set_bit(PG_anon_exclusive, &pa->flags);
+		else if (test_bit(PG_anon_exclusive, &pa->flags))
+			clear_bit(PG_anon_exclusive, &pa->flags);
+	}
+}
+
+/*
  * Swap what belongs to the contents rather than to the memory.  Both folios
  * are locked, unmapped and frozen.  The flags are swapped with atomic bit
  * operations because others may still set PG_waiters in the same word.
@@ -515,8 +553,12 @@ static void exchange_metadata(struct folio_exchange *x)
 			folio_clear_idle(b);
 		}
 	}
-	if (folio_test_anon(a))
+	if (folio_test_anon(a) && folio_test_anon(b))
 		exchange_anon_exclusive(x);
+	else if (folio_test_anon(a))
+		exchange_anon_exclusive_mixed(b, a);
+	else if (folio_test_anon(b))
+		exchange_anon_exclusive_mixed(a, b);
 
 	/*
 	 * NUMA balancing state; in memory tiering mode it records an access
@@ -922,22 +964,50 @@ static int exchange_freeze(struct folio_exchange *x)
 }
 
 /*
- * Last step of a pair: with the contents swapped (@err == 0), swap the
- * metadata and map each folio where the other was; otherwise restore the
- * mappings.  Unlocks both folios.
+ * Shmem contents in @cache are about to move to @to, which held anonymous
+ * ones: its node's page cache counters lose them, @to's gain them (for the
+ * memcg of both), as __folio_migrate_mapping() moves them for migration.
  */
+static void exchange_cache_stats(struct folio *cache, struct folio *to)
+{
+	struct pglist_data *from = folio_pgdat(cache), *dst = folio_pgdat(to);
+	struct mem_cgroup *memcg = folio_memcg(cache);
+	struct lruvec *old_lruvec, *new_lruvec;
+	long nr = folio_nr_pages(cache);
+
+	if (from == dst)
+		return;
+	old_lruvec = mem_cgroup_lruvec(memcg, from);
+	new_lruvec = mem_cgroup_lruvec(memcg, dst);
+	mod_lruvec_state(old_lruvec, NR_FILE_PAGES, -nr);
+	mod_lruvec_state(new_lruvec, NR_FILE_PAGES, nr);
+	mod_lruvec_state(old_lruvec, NR_SHMEM, -nr);
+	mod_lruvec_state(new_lruvec, NR_SHMEM, nr);
+	if (folio_test_pmd_mappable(cache)) {
+		mod_lruvec_state(old_lruvec, NR_SHMEM_THPS, -nr);
+		mod_lruvec_state(new_lruvec, NR_SHMEM_THPS, nr);
+	}
+}
+
 /*
- * With the contents swapped: swap the page cache slots and the metadata,
- * and thaw both folios.
+ * With the contents swapped: swap the page cache slots (of one folio, for
+ * a mixed pair) and the metadata, and thaw both folios at the references
+ * their new metadata expects: a folio that takes a page cache slot takes
+ * its references too.
  */
 static void exchange_commit(struct folio_exchange *x)
 {
 	struct folio *a = x->a, *b = x->b;
+	bool cache_a = !folio_test_anon(a), cache_b = !folio_test_anon(b);
 
-	if (!folio_test_anon(a)) {
+	if (cache_a)
 		exchange_cache_store(a, b);
+	if (cache_b)
 		exchange_cache_store(b, a);
-	}
+	if (cache_a && !cache_b)
+		exchange_cache_stats(a, b);
+	else if (cache_b && !cache_a)
+		exchange_cache_stats(b, a);
 	exchange_metadata(x);
 
 	folio_ref_unfreeze(b, exchange_refs(b));
@@ -945,6 +1015,11 @@ static void exchange_commit(struct folio_exchange *x)
 	x->frozen = false;
 }
 
+/*
+ * Last step of a pair: with the contents swapped (@err == 0), commit the
+ * pair (unless exchange_shmem_pair() did) and map each folio where the
+ * other was; otherwise restore the mappings.  Unlocks both folios.
+ */
 static int exchange_finish(struct folio_exchange *x, int err)
 {
 	struct folio *a = x->a, *b = x->b;
@@ -993,9 +1068,9 @@ out:
  * A page cache lookup that finds a frozen folio retries at once, without
  * sleeping or yielding the CPU; were the task that froze it scheduled out,
  * lookups could hold every CPU and never let it thaw the folio.  So a
- * shmem pair is frozen, swapped by the CPU (never a copier, which sleeps)
- * and thawed with preemption off, as the page cache's own freezes are
- * under the i_pages lock.
+ * pair with a shmem folio is frozen, swapped by the CPU (never a copier,
+ * which sleeps) and thawed with preemption off, as the page cache's own
+ * freezes are under the i_pages lock.
  */
 static int exchange_shmem_pair(struct folio_exchange *x)
 {
@@ -1025,13 +1100,13 @@ static int exchange_shmem_pair(struct folio_exchange *x)
  * (such as the hypervisor, through virtio-hballoon) or else by the CPU,
  * and each folio is mapped where the other was.
  *
- * Both folios of a pair must be anonymous, not KSM, not in the swap cache,
- * not lazyfree, not mlocked, and of the same order; large folios (THP,
- * mTHP) are exchanged whole, mapped by PMD or by PTEs.  Or both are
- * folios of shmem's page cache, mapped, uptodate and of the same memcg:
- * their page cache slots are swapped too, and the CPU swaps their
- * contents at once, with preemption off (a lookup spins on them while
- * they are frozen).
+ * Each folio of a pair must be anonymous (not KSM, not in the swap cache,
+ * not lazyfree) or of shmem's page cache (mapped, uptodate), not mlocked,
+ * and both of the same order; large folios (THP, mTHP) are exchanged
+ * whole, mapped by PMD or by PTEs.  A shmem folio pairs with a folio of
+ * its memcg only (folio_may_pair()); its page cache slot goes to the
+ * other folio, and the CPU swaps such a pair's contents at once, with
+ * preemption off (a lookup spins on a frozen folio).
  * The caller must have isolated every folio from the LRU (with
  * folio_isolate_lru(), NR_ISOLATED_* accounted as for migrate_pages())
  * and hold no reference to
@@ -1138,7 +1213,7 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 
 		if (!x->unmapped)
 			continue;
-		if (!folio_test_anon(x->a))
+		if (!folio_test_anon(x->a) || !folio_test_anon(x->b))
 			x->err = exchange_shmem_pair(x);
 		else
 			x->err = exchange_freeze(x);

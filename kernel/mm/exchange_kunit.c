@@ -664,7 +664,8 @@ static void xt_expect_shmem(struct kunit *test, struct xt_shmem *s, int f,
  * After, each page cache slot and mapping holds the other folio of its
  * pair, which reads the data written there, through the mapping and the
  * file; references are as before.  A shmem folio paired with an
- * anonymous one is refused with -EOPNOTSUPP, and both stay as they were.
+ * anonymous one (swapped by the CPU too) takes its anonymous mapping, and
+ * the anonymous folio its page cache slot, with the references of each.
  */
 static void xt_test_shmem(struct kunit *test)
 {
@@ -683,7 +684,7 @@ static void xt_test_shmem(struct kunit *test)
 	xt_isolate(test, &x, 3);
 	xt_shmem_init(test, s, &x.isolated);
 
-	/* file 0's pages with each other; file 1's page 0 with an anon one */
+	/* file 0's pages with each other; file 1's page 1 with an anon one */
 	p[0].a = s->folio[0][0];
 	p[0].b = s->folio[0][1];
 	p[1].a = x.folio[0];
@@ -691,11 +692,11 @@ static void xt_test_shmem(struct kunit *test)
 	p[2].a = s->folio[1][1];
 	p[2].b = x.folio[2];
 	xt_copier_init(test, &xc, 4, 0);
-	KUNIT_EXPECT_EQ(test, exchange_folios(p, 3), 2);
+	KUNIT_EXPECT_EQ(test, exchange_folios(p, 3), 3);
 	folio_copier_unregister(&xc.c);
 	KUNIT_EXPECT_EQ(test, p[0].err, 0);
 	KUNIT_EXPECT_EQ(test, p[1].err, 0);
-	KUNIT_EXPECT_EQ(test, p[2].err, -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, p[2].err, 0);
 	KUNIT_EXPECT_EQ(test, xc.calls, 1);
 	KUNIT_EXPECT_EQ(test, xc.last_nr, 1U);
 	KUNIT_EXPECT_TRUE(test, xc.all_frozen);
@@ -716,10 +717,11 @@ static void xt_test_shmem(struct kunit *test)
 			    s->folio[1][0]);
 	xt_expect_shmem(test, s, 1, 0, xt_shmem_tag(1, 0));
 	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[1]), s->folio[0][0]);
-	/* ... and the refused one. */
+	/* ... and page 1 of file 1, now in the anonymous folio. */
 	xt_expect_shmem(test, s, 1, 1, xt_shmem_tag(1, 1));
 	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[1] + PAGE_SIZE),
-			    s->folio[1][1]);
+			    x.folio[2]);
+	KUNIT_EXPECT_FALSE(test, folio_test_anon(x.folio[2]));
 	/* What each page cache slot holds, and the folios' place in it. */
 	for (f = 0; f < 2; f++) {
 		for (i = 0; i < XT_SHMEM_PAGES; i++) {
@@ -732,14 +734,21 @@ static void xt_test_shmem(struct kunit *test)
 					    s->file[f]->f_mapping);
 			KUNIT_EXPECT_EQ(test, got->index, (pgoff_t)i);
 			folio_put(got);
-			KUNIT_EXPECT_EQ(test, folio_ref_count(s->folio[f][i]),
+			/* Whichever folio the slot holds now. */
+			KUNIT_EXPECT_EQ(test, folio_ref_count(got),
 					s->ref[f][i]);
-			KUNIT_EXPECT_EQ(test, folio_mapcount(s->folio[f][i]), 1);
+			KUNIT_EXPECT_EQ(test, folio_mapcount(got), 1);
 		}
 	}
-	/* The anonymous pair was exchanged by the copier, the third kept. */
+	/*
+	 * The anonymous pair was exchanged by the copier; the third page
+	 * is mapped by the shmem folio, anonymous now, with its references.
+	 */
 	KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, 0), x.folio[1]);
-	KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, 2), x.folio[2]);
+	KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, 2), s->folio[1][1]);
+	KUNIT_EXPECT_TRUE(test, folio_test_anon(s->folio[1][1]));
+	KUNIT_EXPECT_EQ(test, folio_ref_count(s->folio[1][1]), x.ref[2]);
+	KUNIT_EXPECT_EQ(test, folio_mapcount(s->folio[1][1]), 1);
 	for (i = 0; i < XT_PAGES; i++)
 		KUNIT_EXPECT_EQ(test, xt_read(&x, i), i + 1);
 }

@@ -58,11 +58,14 @@ class Prefixed:
         return self.t.diag(self.prefix + msg)
 
 
-def integrity(t, g, debug, host=False, shmem=False):
+def integrity(t, g, debug, host=False, shmem=False, mixed=False):
     """With shmem, buffer and filler are shared anonymous memory (shmem
-    pages and THPs, shmem_enabled=advise: page cache exchanged)."""
-    args = ARGS + (' --shmem' if shmem else '')
-    if shmem:
+    pages and THPs, shmem_enabled=advise: page cache exchanged); with
+    mixed the filler alone is, so HPlacement exchanges the hot anonymous
+    buffer with the cold shmem filler."""
+    args = ARGS + (' --shmem' if shmem else '') + \
+        (' --shmem-filler' if mixed else '')
+    if shmem or mixed:
         g.out('echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled')
     dmesg = g.out('dmesg')
     if debug:
@@ -137,10 +140,10 @@ def integrity(t, g, debug, host=False, shmem=False):
     n0 = s.get('nodes_start', {})
     t.ok(n0.get('0', 0) >= pages * 3 // 8 and n0.get('1', 0) >= pages * 3 // 8 and
          s.get('thp_kb_start', 0) >= SIZE_MB * 1024 // 4 and
-         s.get('shmem') == shmem,
+         s.get('shmem') == shmem and s.get('shmem_filler') == mixed,
          'the buffer started on both nodes (3/8 or more on each), '
          f'a quarter of it or more in {"shmem " if shmem else ""}THPs',
-         (n0, s.get('thp_kb_start'), s.get('shmem')))
+         (n0, s.get('thp_kb_start'), s.get('shmem'), s.get('shmem_filler')))
     sp = s.get('splits', {})
     acts = {'forks': s.get('forks', 0), 'munmaps': s.get('munmaps', 0),
             'remaps': s.get('remaps', 0), 'mremaps': s.get('mremaps', 0),
@@ -281,6 +284,8 @@ def run(t):
         injected(t, g)
     with Guest(fmem='512M', boot_timeout=180 if debug else 60) as g:
         integrity(Prefixed(t, 'shmem: '), g, debug, shmem=True)
+    with Guest(fmem='512M', boot_timeout=180 if debug else 60) as g:
+        integrity(Prefixed(t, 'mixed: '), g, debug, mixed=True)
     with Guest(fmem='512M', boot_timeout=180 if debug else 60,
                qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
         integrity(Prefixed(t, 'host: '), g, debug, host=True)

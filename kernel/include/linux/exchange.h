@@ -72,6 +72,7 @@ struct folio_copier {
 
 #ifdef CONFIG_FOLIO_EXCHANGE
 bool folio_may_exchange(struct folio *folio);
+bool folio_may_pair(struct folio *a, struct folio *b);
 int exchange_folios(struct folio_exchange *pairs, unsigned int nr);
 int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 		       struct folio_exchange *pairs, unsigned int nr);
@@ -84,6 +85,11 @@ void folio_copier_copy_ahead(struct list_head *src, struct list_head *dst);
 void folio_copier_ahead_done(void);
 #else
 static inline bool folio_may_exchange(struct folio *folio)
+{
+	return false;
+}
+
+static inline bool folio_may_pair(struct folio *a, struct folio *b)
 {
 	return false;
 }

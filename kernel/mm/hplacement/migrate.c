@@ -8,9 +8,9 @@
  * the PMDs where this interval's SMEM samples fell first, are isolated
  * and promoted into the free FMEM above the headroom and the watermarks
  * with migrate_pages(); when FMEM is full they are exchanged with FMEM
- * pages of the coldest ranges instead (anonymous ones with each other,
- * shmem ones with each other: other page cache folios are only promoted
- * and demoted).  Below the headroom, FMEM pages
+ * pages of the coldest ranges instead (anonymous and shmem ones, shmem
+ * only within its memcg: other page cache folios are only promoted and
+ * demoted).  Below the headroom, FMEM pages
  * of the coldest ranges are demoted first.  Each step moves at most a
  * batch per interval that scales with the CPU budget.  A balloon that
  * waits for FMEM (hpl_balloon_want()) adds what it wants to the headroom.
@@ -464,9 +464,9 @@ static bool hpl_split_isolated(struct folio *folio, struct list_head *list)
 }
 
 /*
- * A folio of @cold of the size and kind (anonymous or shmem) of @a;
- * *@unkind is set when one of its size was of the other kind.  For a
- * small @a and no small cold folio of its kind, a large one is split
+ * A folio of @cold of the size of @a that may pair with it (see
+ * folio_may_pair()); *@unkind is set when one of its size may not.  For a
+ * small @a and no small cold folio to pair with, a large one is split
  * (the first time only, @split): a few hot pages then take the place of a
  * few cold ones, where demoting the whole large folio would move it all
  * and let it churn.  The tails of the split folio join @cold, isolated;
@@ -479,7 +479,7 @@ static struct folio *hpl_cold_partner(struct list_head *cold,
 	struct folio *b, *large = NULL;
 
 	list_for_each_entry(b, cold, lru) {
-		if (folio_test_anon(b) != folio_test_anon(a)) {
+		if (!folio_may_pair(a, b)) {
 			*unkind |= folio_nr_pages(b) == folio_nr_pages(a);
 			continue;
 		}
@@ -499,14 +499,13 @@ static struct folio *hpl_cold_partner(struct list_head *cold,
 	return large;
 }
 
-/* Small folios of @a's kind on @list: partners for @a's pages, split. */
+/* Small folios on @list that @a may pair with: for @a's pages, split. */
 static bool hpl_has_small(struct list_head *list, struct folio *a)
 {
 	struct folio *folio;
 
 	list_for_each_entry(folio, list, lru)
-		if (!folio_test_large(folio) &&
-		    folio_test_anon(folio) == folio_test_anon(a))
+		if (!folio_test_large(folio) && folio_may_pair(a, folio))
 			return true;
 	return false;
 }
@@ -821,8 +820,8 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	/*
 	 * Hot folios left unpaired while cold folios of another size were
 	 * there: skipped for their order, counted with the order refusals;
-	 * those that saw only cold ones of their size of the other kind
-	 * (anonymous, shmem) with those of type.
+	 * those that saw only cold ones of their size they may not pair with
+	 * (shmem of another memcg) with those of type.
 	 */
 	if (!list_empty(&cold.folios)) {
 		count_vm_events(EXCHANGE_FAIL_ORDER,
