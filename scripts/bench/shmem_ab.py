@@ -8,7 +8,8 @@ kernel is booted fresh per run, kernels interleaved within each run.
 Prints each run as it ends and a JSON summary: the hot set's FMEM share
 per gups report, the report at which it first reached 90 %, khplacement's
 CPU seconds and the counter deltas.  --huge mounts the tmpfs huge=always
-(shmem THPs).
+(shmem THPs).  --anon-filler fills FMEM with anonymous memory instead (THPs
+with --huge): the tmpfs hot set then pairs with anonymous pages.
 
   scripts/bench/shmem_ab.py --budget 200000 --runs 2 A/bzImage B/bzImage
 """
@@ -40,13 +41,15 @@ def khplacement_s(g):
     return (int(f[0]) + int(f[1])) / 100 if f else None
 
 
-def one_run(kernel, budget, huge):
+def one_run(kernel, budget, huge, anon_filler=False):
     with Guest(fmem='512M', run_vm_args=['--kernel', kernel],
                qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
         g.out('mkdir -p /mnt/t && mount -t tmpfs -o size=1G'
               f'{",huge=always" if huge else ""} tmpfs /mnt/t')
         filler = max(node0_free_mb(g) - 48, 64)
-        g.out(f'gups --file /mnt/t/cold --size {filler}M --hot 4K '
+        kind = (('--thp ' if huge else '') if anon_filler else
+                '--file /mnt/t/cold ')
+        g.out(f'gups {kind}--size {filler}M --hot 4K '
               '--hot-frac 1 --membind 0 --duration 90 '
               '> /tmp/filler.json 2>&1 &')
         time.sleep(4)
@@ -72,17 +75,19 @@ def main():
     ap.add_argument('--budget', type=int, default=10000)
     ap.add_argument('--runs', type=int, default=2)
     ap.add_argument('--huge', action='store_true')
+    ap.add_argument('--anon-filler', action='store_true')
     ap.add_argument('kernels', nargs='+')
     a = ap.parse_args()
     runs = []
     for r in range(a.runs):
         for k in a.kernels:
-            res = one_run(k, a.budget, a.huge)
+            res = one_run(k, a.budget, a.huge, a.anon_filler)
             print(f'run {r} {k}: 90 % at report {res["report_90"]}, final '
                   f'{res["final"]}, {res["khplacement_s"]} CPU-s, '
                   f'{res["vmstat"]}', flush=True)
             runs.append(res)
-    print(json.dumps({'budget': a.budget, 'huge': a.huge, 'runs': runs}))
+    print(json.dumps({'budget': a.budget, 'huge': a.huge,
+                      'anon_filler': a.anon_filler, 'runs': runs}))
 
 
 if __name__ == '__main__':
