@@ -145,9 +145,15 @@ static int exchange_check(struct folio *folio)
 	/* The caller must have isolated it. */
 	if (WARN_ON_ONCE(folio_test_lru(folio)))
 		return -EOPNOTSUPP;
-	/* Not uptodate: shmem is still filling it (fallocate, a fault). */
+	/*
+	 * Not uptodate: shmem is still filling it (fallocate, a fault).  An
+	 * anonymous folio no longer mapped is on its way to be freed; shmem
+	 * stays in the page cache unmapped (as the tails of a split shmem
+	 * THP do), and nothing maps it while we hold its lock.
+	 */
 	if (folio_test_writeback(folio) || folio_maybe_dma_pinned(folio) ||
-	    !folio_mapped(folio) || !folio_test_uptodate(folio))
+	    (folio_test_anon(folio) && !folio_mapped(folio)) ||
+	    !folio_test_uptodate(folio))
 		return -EBUSY;
 	/* Mappings plus our isolation reference, and nobody else. */
 	if (folio_ref_count(folio) != folio_expected_ref_count(folio) + 1)
@@ -1100,10 +1106,10 @@ static int exchange_shmem_pair(struct folio_exchange *x)
  * (such as the hypervisor, through virtio-hballoon) or else by the CPU,
  * and each folio is mapped where the other was.
  *
- * Each folio of a pair must be anonymous (not KSM, not in the swap cache,
- * not lazyfree) or of shmem's page cache (mapped, uptodate), not mlocked,
- * and both of the same order; large folios (THP, mTHP) are exchanged
- * whole, mapped by PMD or by PTEs.  A shmem folio pairs with a folio of
+ * Each folio of a pair must be anonymous (mapped, not KSM, not in the
+ * swap cache, not lazyfree) or of shmem's page cache (uptodate, mapped or
+ * not), not mlocked, and both of the same order; large folios (THP, mTHP)
+ * are exchanged whole, mapped by PMD or by PTEs.  A shmem folio pairs with a folio of
  * its memcg only (folio_may_pair()); its page cache slot goes to the
  * other folio, and the CPU swaps such a pair's contents at once, with
  * preemption off (a lookup spins on a frozen folio).
@@ -1118,7 +1124,8 @@ static int exchange_shmem_pair(struct folio_exchange *x)
  * Nothing is retried: each pair is tried once and its err member tells
  * what happened, counted in /proc/vmstat as exchange_*:
  * 0 (exchange_success), -EBUSY when a folio is locked, pinned, referenced
- * from elsewhere, under writeback or no longer mapped (exchange_fail_busy),
+ * from elsewhere, under writeback, anonymous and no longer mapped, or
+ * truncated (exchange_fail_busy),
  * -EOPNOTSUPP or -EINVAL for a folio of a kind that cannot be exchanged
  * (exchange_fail_type), -EXDEV for folios of different orders
  * (exchange_fail_order).  A batch that unmapped anything

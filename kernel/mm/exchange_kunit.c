@@ -663,9 +663,10 @@ static void xt_expect_shmem(struct kunit *test, struct xt_shmem *s, int f,
  * lookup spins on a frozen folio, so the CPU swaps shmem pairs at once).
  * After, each page cache slot and mapping holds the other folio of its
  * pair, which reads the data written there, through the mapping and the
- * file; references are as before.  A shmem folio paired with an
- * anonymous one (swapped by the CPU too) takes its anonymous mapping, and
- * the anonymous folio its page cache slot, with the references of each.
+ * file; references are as before.  A shmem folio, unmapped, paired with
+ * an anonymous one (swapped by the CPU too) takes its anonymous mapping,
+ * and the anonymous folio its page cache slot, with the references of
+ * each; the page is mapped again at the next access.
  */
 static void xt_test_shmem(struct kunit *test)
 {
@@ -684,7 +685,14 @@ static void xt_test_shmem(struct kunit *test)
 	xt_isolate(test, &x, 3);
 	xt_shmem_init(test, s, &x.isolated);
 
-	/* file 0's pages with each other; file 1's page 1 with an anon one */
+	/*
+	 * File 0's pages with each other; file 1's page 1, unmapped (as the
+	 * tails of a split shmem THP are) but in the page cache, with an
+	 * anonymous one.
+	 */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, s->base[1] + PAGE_SIZE,
+					 PAGE_SIZE, MADV_DONTNEED), 0);
+	KUNIT_ASSERT_FALSE(test, folio_mapped(s->folio[1][1]));
 	p[0].a = s->folio[0][0];
 	p[0].b = s->folio[0][1];
 	p[1].a = x.folio[0];
@@ -717,11 +725,13 @@ static void xt_test_shmem(struct kunit *test)
 			    s->folio[1][0]);
 	xt_expect_shmem(test, s, 1, 0, xt_shmem_tag(1, 0));
 	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[1]), s->folio[0][0]);
-	/* ... and page 1 of file 1, now in the anonymous folio. */
+	/* ... and page 1 of file 1, now in the anonymous folio, refaulted. */
 	xt_expect_shmem(test, s, 1, 1, xt_shmem_tag(1, 1));
 	KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[1] + PAGE_SIZE),
 			    x.folio[2]);
 	KUNIT_EXPECT_FALSE(test, folio_test_anon(x.folio[2]));
+	/* The fault may have queued it for activation, with a reference. */
+	lru_add_drain_all();
 	/* What each page cache slot holds, and the folios' place in it. */
 	for (f = 0; f < 2; f++) {
 		for (i = 0; i < XT_SHMEM_PAGES; i++) {
