@@ -1109,13 +1109,12 @@ static int exchange_shmem_pair(struct folio_exchange *x)
  * Each folio of a pair must be anonymous (mapped, not KSM, not in the
  * swap cache, not lazyfree) or of shmem's page cache (uptodate, mapped or
  * not), not mlocked, and both of the same order; large folios (THP, mTHP)
- * are exchanged whole, mapped by PMD or by PTEs.  A shmem folio pairs with a folio of
- * its memcg only (folio_may_pair()); its page cache slot goes to the
- * other folio, and the CPU swaps such a pair's contents at once, with
- * preemption off (a lookup spins on a frozen folio).
- * The caller must have isolated every folio from the LRU (with
- * folio_isolate_lru(), NR_ISOLATED_* accounted as for migrate_pages())
- * and hold no reference to
+ * are exchanged whole, mapped by PMD or by PTEs.  A shmem folio pairs with
+ * a folio of its memcg only (folio_may_pair()); its page cache slot goes
+ * to the other folio, and the CPU swaps such a pair's contents at once,
+ * with preemption off (a lookup spins on a frozen folio).  The caller must
+ * have isolated every folio from the LRU (with folio_isolate_lru(),
+ * NR_ISOLATED_* accounted as for migrate_pages()) and hold no reference to
  * it besides that isolation reference; the folios stay isolated, and the
  * caller puts them back, for example with putback_movable_pages().  The
  * caller must not hold any folio lock, nor mmap_lock if the folios may be
