@@ -432,7 +432,7 @@ static void exchange_page_contents(struct page *pa, struct page *pb)
 
 /*
  * @resched: whether the caller may be scheduled out between pages; not
- * with a page cache folio frozen (see exchange_shmem_pair()).
+ * with a page cache folio frozen (see exchange_cached_pair()).
  */
 static void exchange_contents(struct folio *a, struct folio *b, bool resched)
 {
@@ -864,10 +864,21 @@ int folio_copier_copy(struct folio *dst, struct folio *src)
 	return err;
 }
 
+/* Counts what a copier did of @n pairs; returns how many it swapped. */
+static int exchange_copier_count(int done, unsigned int n)
+{
+	if (done > 0)
+		count_vm_events(COPIER_SWAP, done);
+	/* Declining (not offered, device busy) is no failure. */
+	if (done < (int)n && done != -EOPNOTSUPP && done != -EBUSY)
+		count_vm_event(COPIER_FAIL);
+	return clamp(done, 0, (int)n);
+}
+
 /*
- * Swap the contents of the frozen pairs: what the copier does not, the CPU
- * does.  @fa has room for 2 * @nr folios (the copier's two arrays), or is
- * NULL.
+ * Swap the contents of the frozen anonymous pairs: what the copier does
+ * not, the CPU does.  @fa has room for 2 * @nr folios (the copier's two
+ * arrays), or is NULL.
  */
 static void exchange_swap_contents(struct folio_exchange *pairs,
 				   unsigned int nr, struct folio **fa)
@@ -885,12 +896,9 @@ static void exchange_swap_contents(struct folio_exchange *pairs,
 			fa[n] = pairs[i].a;
 			fb[n++] = pairs[i].b;
 		}
-		done = folio_copier->exchange(folio_copier, fa, fb, n);
-		if (done > 0)
-			count_vm_events(COPIER_SWAP, done);
-		if (done < (int)n && done != -EOPNOTSUPP)
-			count_vm_event(COPIER_FAIL);
-		done = clamp(done, 0, (int)n);
+		done = exchange_copier_count(folio_copier->exchange(folio_copier,
+								    fa, fb, n),
+					     n);
 	}
 	up_read(&folio_copier_sem);
 
@@ -1023,7 +1031,7 @@ static void exchange_commit(struct folio_exchange *x)
 
 /*
  * Last step of a pair: with the contents swapped (@err == 0), commit the
- * pair (unless exchange_shmem_pair() did) and map each folio where the
+ * pair (unless exchange_cached_pairs() did) and map each folio where the
  * other was; otherwise restore the mappings.  Unlocks both folios.
  */
 static int exchange_finish(struct folio_exchange *x, int err)
@@ -1074,11 +1082,11 @@ out:
  * A page cache lookup that finds a frozen folio retries at once, without
  * sleeping or yielding the CPU; were the task that froze it scheduled out,
  * lookups could hold every CPU and never let it thaw the folio.  So a
- * pair with a shmem folio is frozen, swapped by the CPU (never a copier,
- * which sleeps) and thawed with preemption off, as the page cache's own
- * freezes are under the i_pages lock.
+ * pair with a page cache folio is frozen, swapped and thawed with
+ * preemption off, as the page cache's own freezes are under the i_pages
+ * lock.  One at a time, by the CPU:
  */
-static int exchange_shmem_pair(struct folio_exchange *x)
+static int exchange_cached_pair(struct folio_exchange *x)
 {
 	int err;
 
@@ -1090,6 +1098,87 @@ static int exchange_shmem_pair(struct folio_exchange *x)
 	}
 	preempt_enable();
 	return err;
+}
+
+/*
+ * Large ones all at once, in one request of a copier that swaps without
+ * sleeping: the wait is shorter than the CPU's swap of a THP pair.  A
+ * 4 KiB pair costs the CPU about as much either way, and alone it stays
+ * frozen for its own swap, not for the whole batch's request.
+ */
+static bool exchange_cached_offload(struct folio_exchange *x)
+{
+	return x->cached && folio_test_large(x->a);
+}
+
+/*
+ * The CPU swaps what the copier does not.  Called with folio_copier_sem
+ * held.
+ */
+static void exchange_cached_batch(struct folio_exchange *pairs,
+				  unsigned int nr, struct folio **fa)
+{
+	struct folio **fb = fa + nr;
+	unsigned int i, n = 0;
+	int done;
+
+	preempt_disable();
+	for (i = 0; i < nr; i++) {
+		struct folio_exchange *x = &pairs[i];
+
+		if (!x->unmapped || !exchange_cached_offload(x))
+			continue;
+		x->err = exchange_freeze(x);
+		if (x->err)
+			continue;
+		fa[n] = x->a;
+		fb[n++] = x->b;
+	}
+	if (!n)
+		goto out;
+	done = exchange_copier_count(folio_copier->exchange_atomic(folio_copier,
+								   fa, fb, n),
+				     n);
+	/* The copier swapped the first done frozen pairs. */
+	for (i = 0; i < nr; i++) {
+		struct folio_exchange *x = &pairs[i];
+
+		if (!exchange_cached_offload(x) || !x->frozen)
+			continue;
+		if (done > 0)
+			done--;
+		else
+			exchange_contents(x->a, x->b, false);
+		exchange_commit(x);
+	}
+out:
+	preempt_enable();
+}
+
+/*
+ * Exchange the contents of the batch's unmapped pairs that hold page cache
+ * (set their err), which leaves them committed and not frozen.
+ */
+static void exchange_cached_pairs(struct folio_exchange *pairs,
+				  unsigned int nr, struct folio **fa)
+{
+	unsigned int i;
+	bool offload;
+
+	down_read(&folio_copier_sem);
+	offload = fa && folio_copier && folio_copier->exchange_atomic;
+	if (offload)
+		exchange_cached_batch(pairs, nr, fa);
+	up_read(&folio_copier_sem);
+	for (i = 0; i < nr; i++) {
+		struct folio_exchange *x = &pairs[i];
+
+		if (!x->unmapped || !x->cached ||
+		    (offload && exchange_cached_offload(x)))
+			continue;
+		x->err = exchange_cached_pair(x);
+		cond_resched();
+	}
 }
 
 /**
@@ -1111,8 +1200,9 @@ static int exchange_shmem_pair(struct folio_exchange *x)
  * not), not mlocked, and both of the same order; large folios (THP, mTHP)
  * are exchanged whole, mapped by PMD or by PTEs.  A shmem folio pairs with
  * a folio of its memcg only (folio_may_pair()); its page cache slot goes
- * to the other folio, and the CPU swaps such a pair's contents at once,
- * with preemption off (a lookup spins on a frozen folio).  The caller must
+ * to the other folio, and such a pair is frozen and swapped with
+ * preemption off (a lookup spins on a frozen folio): large ones by a
+ * copier that can without sleeping, the rest by the CPU.  The caller must
  * have isolated every folio from the LRU (with folio_isolate_lru(),
  * NR_ISOLATED_* accounted as for migrate_pages()) and hold no reference to
  * it besides that isolation reference; the folios stay isolated, and the
@@ -1217,11 +1307,17 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 	for (i = 0; i < nr; i++) {
 		struct folio_exchange *x = &pairs[i];
 
+		x->cached = x->unmapped &&
+			    (!folio_test_anon(x->a) || !folio_test_anon(x->b));
+	}
+	exchange_cached_pairs(pairs, nr, fa);
+
+	for (i = 0; i < nr; i++) {
+		struct folio_exchange *x = &pairs[i];
+
 		if (!x->unmapped)
 			continue;
-		if (!folio_test_anon(x->a) || !folio_test_anon(x->b))
-			x->err = exchange_shmem_pair(x);
-		else
+		if (!x->cached)
 			x->err = exchange_freeze(x);
 		if (x->err) {
 			exchange_finish(x, x->err);

@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/migrate.h>
+#include <linux/mount.h>
 #include <linux/pagewalk.h>
 #include <linux/pagemap.h>
 #include <linux/sched/mm.h>
@@ -388,17 +389,26 @@ struct xt_copier {
 	int batch_calls;
 	unsigned int batch_nr;
 	bool batch_unmapped;	/* its sources unmapped, held by nobody */
+	int atomic_first;	/* exchange_atomic swaps this many, or fails */
+	int atomic_calls;
+	unsigned int atomic_nr;
+	bool atomic_frozen;	/* handed over frozen, preemption off */
 };
 
-static void xt_swap_page(struct folio *a, struct folio *b)
+static void xt_swap_folio(struct folio *a, struct folio *b)
 {
-	u8 *pa = kmap_local_folio(a, 0), *pb = kmap_local_folio(b, 0);
+	size_t off;
+	u8 *pa, *pb;
 	unsigned int i;
 
-	for (i = 0; i < PAGE_SIZE; i++)
-		swap(pa[i], pb[i]);
-	kunmap_local(pb);
-	kunmap_local(pa);
+	for (off = 0; off < folio_size(a); off += PAGE_SIZE) {
+		pa = kmap_local_folio(a, off);
+		pb = kmap_local_folio(b, off);
+		for (i = 0; i < PAGE_SIZE; i++)
+			swap(pa[i], pb[i]);
+		kunmap_local(pb);
+		kunmap_local(pa);
+	}
 }
 
 static int xt_copier_exchange(struct folio_copier *c, struct folio **a,
@@ -417,7 +427,30 @@ static int xt_copier_exchange(struct folio_copier *c, struct folio **a,
 		return xc->ret;
 	n = min_t(unsigned int, nr, xc->swap_first);
 	for (i = 0; i < n; i++)
-		xt_swap_page(a[i], b[i]);
+		xt_swap_folio(a[i], b[i]);
+	return n;
+}
+
+static int xt_copier_exchange_atomic(struct folio_copier *c,
+				     struct folio **a, struct folio **b,
+				     unsigned int nr)
+{
+	struct xt_copier *xc = container_of(c, struct xt_copier, c);
+	unsigned int i, n;
+
+	xc->atomic_calls++;
+	xc->atomic_nr = nr;
+	/* preemptible() is known only with PREEMPT_COUNT (the debug kernel). */
+	xc->atomic_frozen &= !IS_ENABLED(CONFIG_PREEMPT_COUNT) || !preemptible();
+	for (i = 0; i < nr; i++)
+		xc->atomic_frozen &= !folio_ref_count(a[i]) &&
+				     !folio_ref_count(b[i]) &&
+				     !folio_mapped(a[i]) && !folio_mapped(b[i]);
+	if (xc->atomic_first < 0)
+		return xc->atomic_first;
+	n = min_t(unsigned int, nr, xc->atomic_first);
+	for (i = 0; i < n; i++)
+		xt_swap_folio(a[i], b[i]);
 	return n;
 }
 
@@ -455,7 +488,8 @@ static void xt_copier_init(struct kunit *test, struct xt_copier *xc,
 			   int swap_first, int ret)
 {
 	*xc = (struct xt_copier){ .swap_first = swap_first, .ret = ret,
-				  .all_frozen = true, .batch_unmapped = true };
+				  .all_frozen = true, .batch_unmapped = true,
+				  .atomic_frozen = true };
 	xc->c.exchange = xt_copier_exchange;
 	xc->c.copy_folio = xt_copier_copy;
 	xc->c.copy_folios = xt_copier_copy_folios;
@@ -659,8 +693,9 @@ static void xt_expect_shmem(struct kunit *test, struct xt_shmem *s, int f,
 /*
  * Small shmem folios: a pair within one file and a pair across two files
  * are exchanged, in one batch with an anonymous pair, while a copier is
- * registered.  The copier gets the anonymous pair only (a page cache
- * lookup spins on a frozen folio, so the CPU swaps shmem pairs at once).
+ * registered.  The copier, without exchange_atomic, gets the anonymous
+ * pair only (a page cache lookup spins on a frozen folio, so the CPU swaps
+ * shmem pairs at once).
  * After, each page cache slot and mapping holds the other folio of its
  * pair, which reads the data written there, through the mapping and the
  * file; references are as before.  A shmem folio, unmapped, paired with
@@ -763,6 +798,171 @@ static void xt_test_shmem(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, xt_read(&x, i), i + 1);
 }
 
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+#define XT_HUGE		4	/* THPs: one anonymous, then three of shmem */
+
+static void xt_kern_unmount(void *mnt)
+{
+	kern_unmount(mnt);
+}
+
+static void xt_fput(void *file)
+{
+	fput(file);
+}
+
+/* Page @k from @base holds the tag @k + 1 at its start. */
+static int xt_huge_tags(unsigned long base, bool check)
+{
+	unsigned int k;
+	u16 tag, v;
+
+	for (k = 0; k < XT_HUGE * HPAGE_PMD_NR; k++) {
+		void __user *p = (void __user *)(base + k * PAGE_SIZE);
+
+		tag = k + 1;
+		if (!check && copy_to_user(p, &tag, sizeof(tag)))
+			return -EFAULT;
+		if (check && (copy_from_user(&v, p, sizeof(v)) || v != tag))
+			return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * An anonymous THP at the returned address, then three shmem THPs of a
+ * file of @mnt (a tmpfs mounted huge=always, whatever shmem_enabled says),
+ * all tagged and isolated in @f.
+ */
+static unsigned long xt_huge_init(struct kunit *test, struct vfsmount *mnt,
+				  struct folio **f, struct list_head *isolated)
+{
+	unsigned long map, base;
+	struct file *file;
+	int j;
+
+	map = kunit_vm_mmap(test, NULL, 0, (XT_HUGE + 1) * HPAGE_PMD_SIZE,
+			    PROT_READ | PROT_WRITE,
+			    MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(map) || !map);
+	base = ALIGN(map, HPAGE_PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, base, HPAGE_PMD_SIZE,
+					 MADV_HUGEPAGE), 0);
+	file = shmem_file_setup_with_mnt(mnt, "xt_huge",
+					 (XT_HUGE - 1) * HPAGE_PMD_SIZE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, xt_fput, file),
+			0);
+	KUNIT_ASSERT_EQ(test, kunit_vm_mmap(test, file, base + HPAGE_PMD_SIZE,
+					    (XT_HUGE - 1) * HPAGE_PMD_SIZE,
+					    PROT_READ | PROT_WRITE,
+					    MAP_SHARED | MAP_FIXED, 0),
+			base + HPAGE_PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, xt_huge_tags(base, false), 0);
+	lru_add_drain_all();
+	for (j = 0; j < XT_HUGE; j++) {
+		f[j] = xt_folio_at(base + j * HPAGE_PMD_SIZE);
+		KUNIT_ASSERT_NOT_NULL(test, f[j]);
+		/* Boot-time memory has free 2 MiB blocks to fault THPs in. */
+		KUNIT_ASSERT_TRUE(test, folio_test_pmd_mappable(f[j]));
+		KUNIT_ASSERT_EQ(test, folio_test_anon(f[j]), !j);
+		KUNIT_ASSERT_TRUE(test, folio_isolate_lru(f[j]));
+		list_add_tail(&f[j]->lru, isolated);
+		node_stat_mod_folio(f[j], NR_ISOLATED_ANON, folio_nr_pages(f[j]));
+	}
+	return base;
+}
+
+/*
+ * A copier that swaps without sleeping gets a batch's large page cache
+ * pairs (two shmem THPs; an anonymous THP with a shmem one) in one
+ * exchange_atomic call, frozen and with preemption off; its anonymous
+ * pair goes to exchange, and its 4 KiB shmem pair to the CPU.  Whether
+ * the copier swaps both, the first only (the CPU swaps the other) or is
+ * busy, every page reads its data afterwards, through the mapping and
+ * the file, and each address maps the other folio of its pair.
+ */
+static void xt_test_shmem_atomic(struct kunit *test)
+{
+	static const int cases[] = { 2, 1, -EBUSY };
+	char opts[] = "huge=always";	/* parsed in place */
+	struct file_system_type *type;
+	struct folio_exchange p[4] = {};
+	struct folio *f[XT_HUGE];
+	struct vfsmount *mnt;
+	struct xt_copier xc;
+	struct xt_shmem *s;
+	unsigned long base;
+	unsigned int c;
+	struct xt x;
+	int i;
+
+	type = get_fs_type("tmpfs");
+	KUNIT_ASSERT_NOT_NULL(test, type);
+	mnt = vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mnt));
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, xt_kern_unmount,
+							mnt), 0);
+	for (c = 0; c < ARRAY_SIZE(cases); c++) {
+		s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, s);
+		KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+								xt_shmem_put,
+								s), 0);
+		KUNIT_ASSERT_EQ(test, xt_init(test, &x), 0);
+		xt_isolate(test, &x, 2);
+		xt_shmem_init(test, s, &x.isolated);
+		base = xt_huge_init(test, mnt, f, &x.isolated);
+		p[0].a = f[1];
+		p[0].b = f[2];
+		p[1].a = f[0];
+		p[1].b = f[3];
+		p[2].a = x.folio[0];
+		p[2].b = x.folio[1];
+		p[3].a = s->folio[0][0];
+		p[3].b = s->folio[0][1];
+		xt_copier_init(test, &xc, 4, 0);
+		xc.atomic_first = cases[c];
+		xc.c.exchange_atomic = xt_copier_exchange_atomic;
+		KUNIT_EXPECT_EQ(test, exchange_folios(p, 4), 4);
+		folio_copier_unregister(&xc.c);
+		xt_putback(&x);
+		for (i = 0; i < 4; i++)
+			KUNIT_EXPECT_EQ(test, p[i].err, 0);
+		KUNIT_EXPECT_EQ(test, xc.atomic_calls, 1);
+		KUNIT_EXPECT_EQ(test, xc.atomic_nr, 2U);
+		KUNIT_EXPECT_TRUE(test, xc.atomic_frozen);
+		KUNIT_EXPECT_EQ(test, xc.calls, 1);
+		KUNIT_EXPECT_EQ(test, xc.last_nr, 1U);
+
+		KUNIT_EXPECT_EQ(test, xt_huge_tags(base, true), 0);
+		KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(base), f[3]);
+		KUNIT_EXPECT_TRUE(test, folio_test_anon(f[3]));
+		KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(base + HPAGE_PMD_SIZE),
+				    f[2]);
+		KUNIT_EXPECT_PTR_EQ(test,
+				    xt_folio_at(base + 2 * HPAGE_PMD_SIZE),
+				    f[1]);
+		KUNIT_EXPECT_PTR_EQ(test,
+				    xt_folio_at(base + 3 * HPAGE_PMD_SIZE),
+				    f[0]);
+		KUNIT_EXPECT_FALSE(test, folio_test_anon(f[0]));
+		xt_expect_shmem(test, s, 0, 0, xt_shmem_tag(0, 0));
+		xt_expect_shmem(test, s, 0, 1, xt_shmem_tag(0, 1));
+		KUNIT_EXPECT_PTR_EQ(test, xt_folio_at(s->base[0]),
+				    s->folio[0][1]);
+		KUNIT_EXPECT_PTR_EQ(test, xt_folio(&x, 0), x.folio[1]);
+		for (i = 0; i < XT_PAGES; i++)
+			KUNIT_EXPECT_EQ(test, xt_read(&x, i), i + 1);
+	}
+}
+#else
+static void xt_test_shmem_atomic(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_TRANSPARENT_HUGEPAGE");
+}
+#endif
+
 static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_swap),
 	KUNIT_CASE(xt_test_busy),
@@ -771,6 +971,7 @@ static struct kunit_case xt_cases[] = {
 	KUNIT_CASE(xt_test_mm),
 	KUNIT_CASE(xt_test_thp),
 	KUNIT_CASE(xt_test_shmem),
+	KUNIT_CASE(xt_test_shmem_atomic),
 	KUNIT_CASE(xt_test_copier),
 	KUNIT_CASE(xt_test_copier_copy),
 	KUNIT_CASE(xt_test_copier_ahead),

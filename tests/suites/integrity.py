@@ -13,7 +13,9 @@ kmemleak is asked too.  A page corrupted on purpose must be caught.
 The whole run is repeated with virtio-hballoon's exchange queue, where the
 host swaps exchanged folios and copies HPlacement's migrations (every size,
 exchange_min_kb=0): the same checks, and the host must have moved what the
-guest counts as moved by the copier."""
+guest counts as moved by the copier; and once more over shmem, whose pairs
+stay frozen (page cache lookups spinning on them) while the host swaps
+them."""
 import json
 import os
 import re
@@ -289,4 +291,9 @@ def run(t):
     with Guest(fmem='512M', boot_timeout=180 if debug else 60,
                qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
         integrity(Prefixed(t, 'host: '), g, debug, host=True)
+    # shmem pairs frozen while the host swaps them, the guest spinning.
+    with Guest(fmem='512M', boot_timeout=180 if debug else 60,
+               qemu_args=['-device', 'virtio-hballoon-pci,id=hb']) as g:
+        integrity(Prefixed(t, 'host shmem: '), g, debug, host=True,
+                  shmem=True)
     migration(t, debug)

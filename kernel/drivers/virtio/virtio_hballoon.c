@@ -322,13 +322,34 @@ static bool hb_req_done(struct hb_dev *hb, struct virtqueue *vq, int *err)
 }
 
 /*
+ * hb_req_done() without sleeping.  The status is a device register, whose
+ * every read exits to the host: looked at now and then only.
+ */
+static int hb_req_spin(struct hb_dev *hb, struct virtqueue *vq)
+{
+	unsigned int len, spins = 0;
+
+	while (!virtqueue_get_buf(vq, &len)) {
+		if (virtqueue_is_broken(vq))
+			return -EIO;
+		if (!(++spins % 1024) &&
+		    (hb->vdev->config->get_status(hb->vdev) &
+		     VIRTIO_CONFIG_S_NEEDS_RESET))
+			return -EIO;
+		cpu_relax();
+	}
+	return 0;
+}
+
+/*
  * Posts one request (@nr_out device-readable buffers, then @nr_in
- * device-writable ones) on @vq and waits, asleep, until the device has
- * used it.  The caller serializes the use of @vq, so the queue is empty.
+ * device-writable ones) on @vq and waits until the device has used it:
+ * asleep, or spinning if @atomic.  The caller serializes the use of @vq,
+ * so the queue is empty.
  */
 static int hb_roundtrip(struct hb_dev *hb, struct virtqueue *vq,
 			struct scatterlist *sgs[], unsigned int nr_out,
-			unsigned int nr_in)
+			unsigned int nr_in, bool atomic)
 {
 	int err;
 
@@ -344,6 +365,14 @@ static int hb_roundtrip(struct hb_dev *hb, struct virtqueue *vq,
 		return err;
 	}
 	virtqueue_kick(vq);
+
+	/*
+	 * The caller cannot sleep, nor leave the request to the device, which
+	 * may be writing the pages: the device's answer, NEEDS_RESET or a
+	 * broken queue (a surprise removal) ends the wait.
+	 */
+	if (atomic)
+		return hb_req_spin(hb, vq);
 
 	/*
 	 * NEEDS_RESET comes with a config interrupt, which wakes us; a
@@ -367,7 +396,7 @@ static int hb_tell_host(struct hb_dev *hb, struct virtqueue *vq, u32 nr)
 		return -EIO;
 	hb->req->nr_ranges = cpu_to_le32(nr);
 	sg_init_one(&sg, hb->req, struct_size(hb->req, ranges, nr));
-	err = hb_roundtrip(hb, vq, sgs, 1, 0);
+	err = hb_roundtrip(hb, vq, sgs, 1, 0, false);
 	if (err == -EIO) {
 		dev_err(&hb->vdev->dev,
 			"%s: device failed the request, stopping\n", vq->name);
@@ -434,10 +463,11 @@ static void hb_xchg_add(struct hb_dev *hb, unsigned int i, struct folio *a,
 }
 
 /*
- * Sends the first @nr entries of hb->xreq and waits, asleep, until the
- * device has used them.  Called with hb->xchg_lock held.
+ * Sends the first @nr entries of hb->xreq and waits until the device has
+ * used them (spinning if @atomic).  Called with hb->xchg_lock held.
  */
-static int hb_xchg_send(struct hb_dev *hb, unsigned int nr, u32 flags)
+static int hb_xchg_send(struct hb_dev *hb, unsigned int nr, u32 flags,
+			bool atomic)
 {
 	struct scatterlist out, in, *sgs[] = { &out, &in };
 	int err;
@@ -449,7 +479,7 @@ static int hb_xchg_send(struct hb_dev *hb, unsigned int nr, u32 flags)
 	hb->xstatus = U8_MAX;
 	sg_init_one(&out, hb->xreq, struct_size(hb->xreq, x, nr));
 	sg_init_one(&in, &hb->xstatus, sizeof(hb->xstatus));
-	err = hb_roundtrip(hb, hb->exchange_vq, sgs, 1, 1);
+	err = hb_roundtrip(hb, hb->exchange_vq, sgs, 1, 1, atomic);
 	if (!err && hb->xstatus != VIRTIO_HBALLOON_EXCHANGE_OK)
 		err = -EIO;
 	/*
@@ -469,11 +499,13 @@ static int hb_xchg_send(struct hb_dev *hb, unsigned int nr, u32 flags)
  * Swaps (@flags 0) or copies (VIRTIO_HBALLOON_EXCHANGE_F_COPY, @a[i] to
  * @b[i]) of @nr pairs of folios of equal sizes, in requests of up to
  * VIRTIO_HBALLOON_MAX_EXCHANGES entries: small folios, too small for a
- * request each, share one.  Returns the pairs done, or a negative errno
- * when none was.
+ * request each, share one.  @atomic: without sleeping (-EBUSY if another
+ * task has the queue).  Returns the pairs done, or a negative errno when
+ * none was.
  */
 static int hb_xchg_pairs(struct hb_dev *hb, struct folio **a,
-			 struct folio **b, unsigned int nr, u32 flags)
+			 struct folio **b, unsigned int nr, u32 flags,
+			 bool atomic)
 {
 	unsigned long bytes = 0;
 	unsigned int i, n, done = 0;
@@ -486,12 +518,15 @@ static int hb_xchg_pairs(struct hb_dev *hb, struct folio **a,
 	}
 	if (!hb_offload(hb, bytes))
 		return -EOPNOTSUPP;
-	mutex_lock(&hb->xchg_lock);
+	if (!atomic)
+		mutex_lock(&hb->xchg_lock);
+	else if (!mutex_trylock(&hb->xchg_lock))
+		return -EBUSY;
 	while (done < nr) {
 		n = min(nr - done, VIRTIO_HBALLOON_MAX_EXCHANGES);
 		for (i = 0; i < n; i++)
 			hb_xchg_add(hb, i, a[done + i], b[done + i]);
-		err = hb_xchg_send(hb, n, flags);
+		err = hb_xchg_send(hb, n, flags, atomic);
 		if (err)
 			break;
 		done += n;
@@ -503,14 +538,21 @@ static int hb_xchg_pairs(struct hb_dev *hb, struct folio **a,
 static int hb_copier_swap(struct folio_copier *c, struct folio **a,
 			  struct folio **b, unsigned int nr)
 {
-	return hb_xchg_pairs(hb_from_copier(c), a, b, nr, 0);
+	return hb_xchg_pairs(hb_from_copier(c), a, b, nr, 0, false);
+}
+
+/* Pairs with a frozen page cache folio, swapped with preemption off. */
+static int hb_copier_swap_atomic(struct folio_copier *c, struct folio **a,
+				 struct folio **b, unsigned int nr)
+{
+	return hb_xchg_pairs(hb_from_copier(c), a, b, nr, 0, true);
 }
 
 static int hb_copier_copy(struct folio_copier *c, struct folio *dst,
 			  struct folio *src)
 {
 	int done = hb_xchg_pairs(hb_from_copier(c), &src, &dst, 1,
-				 VIRTIO_HBALLOON_EXCHANGE_F_COPY);
+				 VIRTIO_HBALLOON_EXCHANGE_F_COPY, false);
 
 	return done < 0 ? done : 0;
 }
@@ -520,7 +562,7 @@ static int hb_copier_copy_folios(struct folio_copier *c, struct folio **dst,
 				 struct folio **src, unsigned int nr)
 {
 	return hb_xchg_pairs(hb_from_copier(c), src, dst, nr,
-			     VIRTIO_HBALLOON_EXCHANGE_F_COPY);
+			     VIRTIO_HBALLOON_EXCHANGE_F_COPY, false);
 }
 
 /* After DRIVER_OK: exchanges and migrations may use the queue at once. */
@@ -535,6 +577,7 @@ static void hb_init_exchange(struct hb_dev *hb)
 	if (!hb->xreq)
 		return;
 	hb->copier.exchange = hb_copier_swap;
+	hb->copier.exchange_atomic = hb_copier_swap_atomic;
 	hb->copier.copy_folio = hb_copier_copy;
 	hb->copier.copy_folios = hb_copier_copy_folios;
 	err = folio_copier_register(&hb->copier);

@@ -40,6 +40,7 @@ struct folio_exchange {
 	struct vm_area_struct *vma_b;
 	bool unmapped;
 	bool frozen;
+	bool cached;			/* @a or @b is page cache */
 	bool pmd_a, pmd_b;		/* unmapped from a PMD of mm_a, mm_b */
 	bool queued_a, partially_a, queued_b, partially_b;
 };
@@ -55,15 +56,20 @@ struct folio_exchange {
  *	order, in as few requests as it can; returns how many it copied (the
  *	CPU copies the rest), or a negative errno when it copied none.
  *	Optional.
+ * @exchange_atomic: as @exchange, but called with preemption off and must
+ *	not sleep: for pairs with a page cache folio frozen, which lookups
+ *	spin on.  -EBUSY when the device is in use.  Optional.
  *
- * Both are called with the folios locked and unmapped, so nothing but the
- * copier accesses them meanwhile, and may sleep.  A virtualized guest's
- * hypervisor or a DMA engine can move the data without the CPU time
- * that a tiering policy's budget is charged for.
+ * All are called with the folios locked and unmapped, so nothing but the
+ * copier accesses them meanwhile, and all but @exchange_atomic may sleep.
+ * A virtualized guest's hypervisor or a DMA engine can move the data
+ * without the CPU time that a tiering policy's budget is charged for.
  */
 struct folio_copier {
 	int (*exchange)(struct folio_copier *c, struct folio **a,
 			struct folio **b, unsigned int nr);
+	int (*exchange_atomic)(struct folio_copier *c, struct folio **a,
+			       struct folio **b, unsigned int nr);
 	int (*copy_folio)(struct folio_copier *c, struct folio *dst,
 			  struct folio *src);
 	int (*copy_folios)(struct folio_copier *c, struct folio **dst,
