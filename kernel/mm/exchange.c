@@ -1031,7 +1031,7 @@ static void exchange_commit(struct folio_exchange *x)
 
 /*
  * Last step of a pair: with the contents swapped (@err == 0), commit the
- * pair (unless exchange_cached_pairs() did) and map each folio where the
+ * pair (unless exchange_cached_pair() did) and map each folio where the
  * other was; otherwise restore the mappings.  Unlocks both folios.
  */
 static int exchange_finish(struct folio_exchange *x, int err)
@@ -1084,101 +1084,36 @@ out:
  * lookups could hold every CPU and never let it thaw the folio.  So a
  * pair with a page cache folio is frozen, swapped and thawed with
  * preemption off, as the page cache's own freezes are under the i_pages
- * lock.  One at a time, by the CPU:
+ * lock, and one pair at a time, so that each is frozen for its own swap
+ * only.  A large pair goes to a copier that swaps without sleeping: its
+ * request takes less than the CPU's swap of a THP pair.  A 4 KiB pair
+ * costs the CPU about as much either way.
  */
 static int exchange_cached_pair(struct folio_exchange *x)
 {
-	int err;
+	bool large = folio_test_large(x->a);
+	struct folio_copier *c = NULL;
+	int err, done = 0;
 
+	if (large) {
+		down_read(&folio_copier_sem);
+		c = folio_copier;
+	}
 	preempt_disable();
 	err = exchange_freeze(x);
 	if (!err) {
-		exchange_contents(x->a, x->b, false);
-		exchange_commit(x);
-	}
-	preempt_enable();
-	return err;
-}
-
-/*
- * Large ones all at once, in one request of a copier that swaps without
- * sleeping: the wait is shorter than the CPU's swap of a THP pair.  A
- * 4 KiB pair costs the CPU about as much either way, and alone it stays
- * frozen for its own swap, not for the whole batch's request.
- */
-static bool exchange_cached_offload(struct folio_exchange *x)
-{
-	return x->cached && folio_test_large(x->a);
-}
-
-/*
- * The CPU swaps what the copier does not.  Called with folio_copier_sem
- * held.
- */
-static void exchange_cached_batch(struct folio_exchange *pairs,
-				  unsigned int nr, struct folio **fa)
-{
-	struct folio **fb = fa + nr;
-	unsigned int i, n = 0;
-	int done;
-
-	preempt_disable();
-	for (i = 0; i < nr; i++) {
-		struct folio_exchange *x = &pairs[i];
-
-		if (!x->unmapped || !exchange_cached_offload(x))
-			continue;
-		x->err = exchange_freeze(x);
-		if (x->err)
-			continue;
-		fa[n] = x->a;
-		fb[n++] = x->b;
-	}
-	if (!n)
-		goto out;
-	done = exchange_copier_count(folio_copier->exchange_atomic(folio_copier,
-								   fa, fb, n),
-				     n);
-	/* The copier swapped the first done frozen pairs. */
-	for (i = 0; i < nr; i++) {
-		struct folio_exchange *x = &pairs[i];
-
-		if (!exchange_cached_offload(x) || !x->frozen)
-			continue;
-		if (done > 0)
-			done--;
-		else
+		if (c && c->exchange_atomic)
+			done = exchange_copier_count(c->exchange_atomic(c, &x->a,
+									&x->b, 1),
+						     1);
+		if (!done)
 			exchange_contents(x->a, x->b, false);
 		exchange_commit(x);
 	}
-out:
 	preempt_enable();
-}
-
-/*
- * Exchange the contents of the batch's unmapped pairs that hold page cache
- * (set their err), which leaves them committed and not frozen.
- */
-static void exchange_cached_pairs(struct folio_exchange *pairs,
-				  unsigned int nr, struct folio **fa)
-{
-	unsigned int i;
-	bool offload;
-
-	down_read(&folio_copier_sem);
-	offload = fa && folio_copier && folio_copier->exchange_atomic;
-	if (offload)
-		exchange_cached_batch(pairs, nr, fa);
-	up_read(&folio_copier_sem);
-	for (i = 0; i < nr; i++) {
-		struct folio_exchange *x = &pairs[i];
-
-		if (!x->unmapped || !x->cached ||
-		    (offload && exchange_cached_offload(x)))
-			continue;
-		x->err = exchange_cached_pair(x);
-		cond_resched();
-	}
+	if (large)
+		up_read(&folio_copier_sem);
+	return err;
 }
 
 /**
@@ -1201,8 +1136,9 @@ static void exchange_cached_pairs(struct folio_exchange *pairs,
  * are exchanged whole, mapped by PMD or by PTEs.  A shmem folio pairs with
  * a folio of its memcg only (folio_may_pair()); its page cache slot goes
  * to the other folio, and such a pair is frozen and swapped with
- * preemption off (a lookup spins on a frozen folio): large ones by a
- * copier that can without sleeping, the rest by the CPU.  The caller must
+ * preemption off (a lookup spins on a frozen folio), one at a time: large
+ * ones by a copier that can without sleeping, the rest by the CPU.  The
+ * caller must
  * have isolated every folio from the LRU (with folio_isolate_lru(),
  * NR_ISOLATED_* accounted as for migrate_pages()) and hold no reference to
  * it besides that isolation reference; the folios stay isolated, and the
@@ -1307,18 +1243,14 @@ int exchange_folios_mm(struct mm_struct *mm_a, struct mm_struct *mm_b,
 	for (i = 0; i < nr; i++) {
 		struct folio_exchange *x = &pairs[i];
 
-		x->cached = x->unmapped &&
-			    (!folio_test_anon(x->a) || !folio_test_anon(x->b));
-	}
-	exchange_cached_pairs(pairs, nr, fa);
-
-	for (i = 0; i < nr; i++) {
-		struct folio_exchange *x = &pairs[i];
-
 		if (!x->unmapped)
 			continue;
-		if (!x->cached)
+		if (!folio_test_anon(x->a) || !folio_test_anon(x->b)) {
+			x->err = exchange_cached_pair(x);
+			cond_resched();
+		} else {
 			x->err = exchange_freeze(x);
+		}
 		if (x->err) {
 			exchange_finish(x, x->err);
 			exchange_count(x->err, 1);

@@ -40,7 +40,6 @@ struct folio_exchange {
 	struct vm_area_struct *vma_b;
 	bool unmapped;
 	bool frozen;
-	bool cached;			/* @a or @b is page cache */
 	bool pmd_a, pmd_b;		/* unmapped from a PMD of mm_a, mm_b */
 	bool queued_a, partially_a, queued_b, partially_b;
 };
