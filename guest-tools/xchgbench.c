@@ -11,6 +11,10 @@
  *   migrate:  move_pages() of the STEP hot pages to node 0 and of the STEP
  *             cold pages to node 1 (--demote-first: the other way round,
  *             which is what a full FMEM needs)
+ * --thp: the N units are 2 MiB THPs, not 4 KiB pages (exchanged whole,
+ * moved whole by move_pages()).  --busy-thread: a second thread of the
+ * process spins meanwhile, so that each TLB flush of the process' pages
+ * must reach another CPU, as when a daemon moves a running program's.
  * --fill-fmem FREE first fills node 0 with other pages until FREE bytes are
  * left.  Afterwards every page's node and contents are checked.  Prints
  * one JSON line.  --trace-tlb turns /sys/kernel/tracing/tracing_on on for
@@ -20,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +39,7 @@
 #define PAIR_PATH	"/sys/kernel/debug/exchange/pair"
 #define TRACE_ON	"/sys/kernel/tracing/tracing_on"
 #define PAGE		4096UL
+#define HPAGE		(2UL << 20)
 #define MPOL_DEFAULT	0
 #define MPOL_PREFERRED	1
 #define MPOL_BIND	2
@@ -43,15 +49,17 @@
 static const char *prog = "xchgbench";
 
 static struct {
-	uint64_t pages, step, fill_free;
-	int exchange, demote_first, fill, trace;
-} cfg = { .pages = 4096, .step = 8 };
+	uint64_t pages, step, fill_free, unit;
+	int exchange, demote_first, fill, trace, busy;
+} cfg = { .pages = 4096, .step = 8, .unit = PAGE };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xchgbench --method exchange|migrate [options]\n"
 		"  --pages N          pages each way (default 4096)\n"
+		"  --thp              the pages are 2 MiB THPs\n"
+		"  --busy-thread      a second thread spins meanwhile\n"
 		"  --step N           pairs per exchange write or move_pages call\n"
 		"                     (default 8; exchange: at most 512)\n"
 		"  --demote-first     migrate: move the cold pages down first\n"
@@ -105,13 +113,15 @@ static uint64_t fill_fmem(void)
 
 static char *map_on(int node)
 {
-	size_t len = cfg.pages * PAGE, o;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	size_t len = cfg.pages * cfg.unit, o;
+	char *p = mmap(NULL, len + cfg.unit, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		die("mmap");
-	madvise(p, len, MADV_NOHUGEPAGE);
+	/* THPs need 2 MiB-aligned ranges */
+	p = (char *)(((uintptr_t)p + cfg.unit - 1) & ~(cfg.unit - 1));
+	madvise(p, len, cfg.unit == PAGE ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
 	if (set_policy(p, len, MPOL_BIND, node))
 		die("mbind");
 	for (o = 0; o < len; o += PAGE) {
@@ -127,11 +137,39 @@ static char *map_on(int node)
 	return p;
 }
 
+/* AnonHugePages of this process, kB: the THPs it got. */
+static long anon_huge_kb(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static volatile int busy_stop;
+
+/* The process runs on another CPU too: its TLB flushes must reach it. */
+static void *busy_thread(void *arg)
+{
+	volatile uint64_t n = 0;
+
+	(void)arg;
+	while (!busy_stop)
+		n++;
+	return NULL;
+}
+
 static uint64_t bad_pages(const char *p)
 {
 	uint64_t bad = 0, pg;
 
-	for (pg = 0; pg < cfg.pages; pg++) {
+	for (pg = 0; pg < cfg.pages * (cfg.unit / PAGE); pg++) {
 		const uint64_t *w = (const uint64_t *)(p + pg * PAGE);
 		size_t i;
 
@@ -186,8 +224,8 @@ static char *format_pairs(char *a, char *b)
 		n = snprintf(buf, REQ_LEN, "%d", (int)getpid());
 		for (k = 0; k < cfg.step; k++)
 			n += snprintf(buf + n, REQ_LEN - n, " %lx %lx",
-				      (unsigned long)(a + (i + k) * PAGE),
-				      (unsigned long)(b + (i + k) * PAGE));
+				      (unsigned long)(a + (i + k) * cfg.unit),
+				      (unsigned long)(b + (i + k) * cfg.unit));
 		snprintf(buf + n, REQ_LEN - n, "\n");
 	}
 	return reqs;
@@ -196,7 +234,7 @@ static char *format_pairs(char *a, char *b)
 int main(int argc, char **argv)
 {
 	enum { O_PAGES = 256, O_STEP, O_METHOD, O_DEMOTE, O_FILL, O_TRACE,
-	       O_HELP };
+	       O_THP, O_BUSY, O_HELP };
 	static const struct option opts[] = {
 		{ "pages", required_argument, NULL, O_PAGES },
 		{ "step", required_argument, NULL, O_STEP },
@@ -204,13 +242,16 @@ int main(int argc, char **argv)
 		{ "demote-first", no_argument, NULL, O_DEMOTE },
 		{ "fill-fmem", required_argument, NULL, O_FILL },
 		{ "trace-tlb", no_argument, NULL, O_TRACE },
+		{ "thp", no_argument, NULL, O_THP },
+		{ "busy-thread", no_argument, NULL, O_BUSY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v0[NCOUNTERS], v1[NCOUNTERS], filled = 0, i;
 	uint64_t errors = 0, fails = 0, bad_a, bad_b;
 	struct ht_placement pa, pb;
-	long free_before;
+	long free_before, thp_kb;
+	pthread_t busy;
 	int method = -1, c, fd = -1, tfd = -1, first_err = 0;
 	char *a, *b, *end, *reqs = NULL;
 	double t0, t1;
@@ -249,6 +290,12 @@ int main(int argc, char **argv)
 		case O_TRACE:
 			cfg.trace = 1;
 			break;
+		case O_THP:
+			cfg.unit = HPAGE;
+			break;
+		case O_BUSY:
+			cfg.busy = 1;
+			break;
 		case O_HELP:
 			usage(stdout);
 			return 0;
@@ -270,6 +317,7 @@ int main(int argc, char **argv)
 
 	a = map_on(1);		/* hot, to go up */
 	b = map_on(0);		/* cold, to go down */
+	thp_kb = anon_huge_kb();
 	if (cfg.fill)
 		filled = fill_fmem();
 	free_before = ht_node_free_kb(0);
@@ -286,6 +334,8 @@ int main(int argc, char **argv)
 	/* The requests are written out before timing, as move_pages' arrays. */
 	if (cfg.exchange)
 		reqs = format_pairs(a, b);
+	if (cfg.busy && pthread_create(&busy, NULL, busy_thread, NULL))
+		die("pthread_create");
 	counters(v0);
 	tracing(tfd, 1);
 	t0 = ht_now();
@@ -305,9 +355,9 @@ int main(int argc, char **argv)
 			int d;
 
 			for (k = 0; k < cfg.step; k++) {
-				pg[0][k] = a + (i + k) * PAGE;
+				pg[0][k] = a + (i + k) * cfg.unit;
 				nodes[0][k] = 0;
-				pg[1][k] = b + (i + k) * PAGE;
+				pg[1][k] = b + (i + k) * cfg.unit;
 				nodes[1][k] = 1;
 			}
 			for (d = 0; d < 2; d++) {
@@ -328,26 +378,33 @@ int main(int argc, char **argv)
 	t1 = ht_now();
 	tracing(tfd, 0);
 	counters(v1);
-	if (ht_query_placement(0, a, cfg.pages * PAGE, &pa) ||
-	    ht_query_placement(0, b, cfg.pages * PAGE, &pb))
+	if (cfg.busy) {
+		busy_stop = 1;
+		pthread_join(busy, NULL);
+	}
+	if (ht_query_placement(0, a, cfg.pages * cfg.unit, &pa) ||
+	    ht_query_placement(0, b, cfg.pages * cfg.unit, &pb))
 		die("move_pages query");
 	bad_a = bad_pages(a);
 	bad_b = bad_pages(b);
 	free(reqs);
 
-	printf("{\"method\": \"%s\", \"pages\": %llu, \"step\": %llu, "
-	       "\"demote_first\": %s, \"filled\": %llu, \"fmem_free_kb\": %ld, "
+	printf("{\"method\": \"%s\", \"pages\": %llu, \"page_kb\": %llu, "
+	       "\"thp_kb\": %ld, \"step\": %llu, \"demote_first\": %s, \"filled\": %llu, \"fmem_free_kb\": %ld, "
 	       "\"seconds\": %.6f, \"pairs_moved\": %llu, \"pages_moved_per_s\": %.1f, "
 	       "\"failed_writes\": %llu, \"syscall_errors\": %llu, "
 	       "\"first_error\": \"%s\", \"hot_on\": {\"0\": %llu, \"1\": %llu}, "
 	       "\"cold_on\": {\"0\": %llu, \"1\": %llu}, \"corrupt_pages\": %llu, "
 	       "\"vmstat\": {",
 	       cfg.exchange ? "exchange" : "migrate",
-	       (unsigned long long)cfg.pages, (unsigned long long)cfg.step,
+	       (unsigned long long)cfg.pages,
+	       (unsigned long long)(cfg.unit >> 10), thp_kb,
+	       (unsigned long long)cfg.step,
 	       cfg.demote_first ? "true" : "false", (unsigned long long)filled,
 	       free_before, t1 - t0,
-	       (unsigned long long)(pa.on_node[0] < pb.on_node[1] ?
-				    pa.on_node[0] : pb.on_node[1]),
+	       (unsigned long long)((pa.on_node[0] < pb.on_node[1] ?
+				     pa.on_node[0] : pb.on_node[1]) /
+				    (cfg.unit / PAGE)),
 	       (pa.on_node[0] + pb.on_node[1]) / (t1 - t0),
 	       (unsigned long long)fails, (unsigned long long)errors,
 	       first_err ? strerror(first_err) : "",

@@ -575,7 +575,8 @@ static void test_fork(void)
 
 static void test_thp(char **xp, int *have_thp)
 {
-	static const int want[C_NR] = { 10, 0, 0, 0, 10, 0, 0 };
+	static const int want[C_NR] = { 10, 0, 0, 0, 10, 0, 20 };
+	static const int one_pmd[C_NR] = { 1, 0, 0, 0, 1, 0, 1 };
 	int rc_bad = 0, data_bad = 0, node_bad = 0, i, rc, first_err = 0;
 	long thp0, thp1, d0, d1;
 	uint64_t sx = 31, sy = 32;
@@ -626,7 +627,7 @@ static void test_thp(char **xp, int *have_thp)
 	ok(anon_huge_kb(x) == 2048 && anon_huge_kb(y) == 2048,
 	   "thp: both still PMD-mapped THPs (AnonHugePages 2048 kB each)");
 	ok(counters_moved(&c, want),
-	   "thp: exchange_success +10, exchange_tlb_flush +10, thp_split_pmd +0");
+	   "thp: exchange_success +10, exchange_tlb_flush +10, exchange_direct +20 (each PMD unmapped directly), thp_split_pmd +0");
 	ok(thp0 >= 0 && !d0 && !d1,
 	   "thp: per-node nr_anon_transparent_hugepages unchanged (delta %ld, %ld)",
 	   d0, d1);
@@ -636,11 +637,14 @@ static void test_thp(char **xp, int *have_thp)
 		ok(0, "thp: mprotect");
 		return;
 	}
+	counters_read(&c);
 	rc = xchg(getpid(), x, y);
 	ok(!rc && check(x, HPAGE, sx) && check(y, HPAGE, sy) &&
 	   node_of(0, x, HPAGE) == 0 && node_of(0, y, HPAGE) == 1,
 	   "thp: PTE-mapped THP exchanged with a PMD-mapped one (%s), data intact, nodes swapped",
 	   errname(rc));
+	ok(counters_moved(&c, one_pmd),
+	   "thp: the PMD-mapped side unmapped directly, the PTE-mapped one through the rmap (exchange_direct +1)");
 	ok(anon_huge_kb(y) == 2048,
 	   "thp: the PMD-mapped side stays PMD-mapped (AnonHugePages %ld kB)",
 	   anon_huge_kb(y));
@@ -1502,7 +1506,7 @@ static void test_shmem_thp_readers(char *x, int fd)
  */
 static void test_shmem_thp(void)
 {
-	static const int want[C_NR] = { 1, 0, 0, 0, 1, 0, 0 };
+	static const int want[C_NR] = { 1, 0, 0, 0, 1, 0, 2 };
 	static const int order[C_NR] = { 0, 0, 0, 1, 0, 0, 0 };
 	static const int nodes[2] = { 1, 0 };
 	char old[64] = "", *x, *p, *m;
@@ -1570,7 +1574,7 @@ static void test_shmem_thp(void)
 	ok(check_file_thp(fd, 0, 151) && check_file_thp(fd, 1, 152),
 	   "shmem thp: read(2) of the memfd sees the same 4 MiB");
 	ok(counters_moved(&c, want),
-	   "shmem thp: exchange_success +1, through the rmap, no PMD split");
+	   "shmem thp: exchange_success +1, both unmapped from their PMDs directly (exchange_direct +2), no PMD split");
 	test_shmem_thp_readers(x, fd);
 	m = map_memfd(&fdm, 1, nodes + 1, 153);
 	if (!m) {

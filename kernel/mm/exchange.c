@@ -243,20 +243,111 @@ done:
 	return true;
 }
 
+#ifdef CONFIG_ARCH_ENABLE_THP_MIGRATION
 /*
- * Unmap @folio directly if @d's mm maps it once, at @addr, and it is small;
- * returns the VMA, or NULL to leave it to try_to_migrate() (also when it
- * is not there: a wrong address is only a missed shortcut).
+ * Replace the PMD at @addr that maps THP @folio by a migration entry, as
+ * set_pmd_migration_entry() does, but with the TLB flush batched as for a
+ * PTE (see pmdp_huge_get_and_clear_batched()); false if it does not map
+ * @folio by a PMD there.
+ */
+static bool exchange_unmap_pmd(struct exchange_direct *d, struct folio *folio,
+			       struct vm_area_struct *vma, unsigned long addr)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, addr, 0);
+	struct page *page = folio_page(folio, 0);
+	struct mmu_notifier_range range;
+	pmd_t pmdval, pmdswp;
+	swp_entry_t entry;
+	bool excl, ret = false;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, d->mm, addr,
+				addr + HPAGE_PMD_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	/* Mapped by PTEs: the rmap walks them. */
+	if (pvmw.pte || pvmw.address != addr) {
+		page_vma_mapped_walk_done(&pvmw);
+		goto out;
+	}
+	ret = true;
+
+	excl = folio_test_anon(folio) && PageAnonExclusive(page);
+	flush_cache_range(vma, addr, addr + HPAGE_PMD_SIZE);
+	pmdval = pmdp_huge_get_and_clear_batched(vma, addr, pvmw.pmd);
+	/* See folio_try_share_anon_rmap_pmd(): clear the PMD first. */
+	if (excl && folio_try_share_anon_rmap_pmd(folio, page)) {
+		set_pmd_at(d->mm, addr, pvmw.pmd, pmdval);
+		goto done;
+	}
+	if (pmd_dirty(pmdval))
+		folio_mark_dirty(folio);
+	if (pmd_write(pmdval))
+		entry = make_writable_migration_entry(page_to_pfn(page));
+	else if (excl)
+		entry = make_readable_exclusive_migration_entry(page_to_pfn(page));
+	else
+		entry = make_readable_migration_entry(page_to_pfn(page));
+	if (pmd_young(pmdval))
+		entry = make_migration_entry_young(entry);
+	if (pmd_dirty(pmdval))
+		entry = make_migration_entry_dirty(entry);
+	pmdswp = swp_entry_to_pmd(entry);
+	if (pmd_soft_dirty(pmdval))
+		pmdswp = pmd_swp_mksoft_dirty(pmdswp);
+	if (pmd_uffd_wp(pmdval))
+		pmdswp = pmd_swp_mkuffd_wp(pmdswp);
+	set_pmd_at(d->mm, addr, pvmw.pmd, pmdswp);
+	folio_remove_rmap_pmd(folio, page, vma);
+	/* The reference of the mapping, as try_to_migrate() drops it. */
+	folio_put(folio);
+done:
+	page_vma_mapped_walk_done(&pvmw);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return ret;
+}
+#else
+static bool exchange_unmap_pmd(struct exchange_direct *d, struct folio *folio,
+			       struct vm_area_struct *vma, unsigned long addr)
+{
+	return false;
+}
+#endif
+
+/*
+ * The address where a folio that maps @addr starts, if @d's mm may be able
+ * to unmap it directly: a small folio, or a THP that a PMD maps (an mTHP
+ * is left to the rmap).
+ */
+static unsigned long exchange_direct_addr(struct folio *folio,
+					  unsigned long addr)
+{
+	if (!folio_test_large(folio))
+		return addr & PAGE_MASK;
+	if (thp_migration_supported() && folio_test_pmd_mappable(folio))
+		return addr & HPAGE_PMD_MASK;
+	return 0;
+}
+
+/*
+ * Unmap @folio directly if @d's mm maps it once, at @addr: a small folio
+ * by its PTE, a THP by its PMD (then *@pmd is set); returns the VMA, or
+ * NULL to leave it to try_to_migrate() (also when it is not there: a
+ * wrong address is only a missed shortcut).
  */
 static struct vm_area_struct *exchange_unmap_direct(struct exchange_direct *d,
 						    struct folio *folio,
-						    unsigned long addr)
+						    unsigned long addr,
+						    bool *pmd)
 {
 	struct vm_area_struct *vma;
 
-	if (!d->mm || folio_test_large(folio) || folio_mapcount(folio) != 1)
+	if (!d->mm || folio_mapcount(folio) != 1)
 		return NULL;
-	addr &= PAGE_MASK;
+	addr = exchange_direct_addr(folio, addr);
+	if (!addr)
+		return NULL;
 	/* Pairs tend to come in address order: often the same VMA. */
 	vma = d->last;
 	if (!vma || addr < vma->vm_start || addr >= vma->vm_end)
@@ -265,8 +356,16 @@ static struct vm_area_struct *exchange_unmap_direct(struct exchange_direct *d,
 	if (!vma || vma_is_temporary_stack(vma))
 		return NULL;
 	d->last = vma;
-	if (!exchange_unmap_pte(d, folio, vma, addr))
-		return NULL;
+	if (!folio_test_large(folio)) {
+		if (!exchange_unmap_pte(d, folio, vma, addr))
+			return NULL;
+	} else {
+		/* The whole THP inside the VMA, as a PMD maps it. */
+		if (addr + HPAGE_PMD_SIZE > vma->vm_end ||
+		    !exchange_unmap_pmd(d, folio, vma, addr))
+			return NULL;
+		*pmd = true;
+	}
 	count_vm_event(EXCHANGE_DIRECT);
 	return vma;
 }
@@ -282,7 +381,8 @@ static void exchange_remap(struct folio *old, struct folio *new,
 	struct rmap_walk_arg arg = { .folio = old };
 
 	if (vma)
-		remove_migration_pte(new, vma, addr & PAGE_MASK, &arg);
+		remove_migration_pte(new, vma, exchange_direct_addr(old, addr),
+				     &arg);
 	else
 		remove_migration_ptes(old, new, 0);
 }
@@ -360,10 +460,10 @@ static int exchange_unmap(struct folio_exchange *x,
 	 * folio was unmapped meanwhile.  A directly unmapped folio's stays
 	 * with its VMA; a locked shmem folio's mapping stays with its inode.
 	 */
-	x->vma_a = exchange_unmap_direct(da, a, x->addr_a);
+	x->vma_a = exchange_unmap_direct(da, a, x->addr_a, &x->pmd_a);
 	if (!x->vma_a && folio_test_anon(a))
 		x->anon_vma_a = folio_get_anon_vma(a);
-	x->vma_b = exchange_unmap_direct(db, b, x->addr_b);
+	x->vma_b = exchange_unmap_direct(db, b, x->addr_b, &x->pmd_b);
 	if (!x->vma_b && folio_test_anon(b))
 		x->anon_vma_b = folio_get_anon_vma(b);
 	if ((folio_test_anon(a) && !x->vma_a && !x->anon_vma_a) ||

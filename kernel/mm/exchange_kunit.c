@@ -311,7 +311,7 @@ static void xt_expect_thp_at(struct kunit *test, struct folio *folio,
 
 /*
  * Two THPs mapped by PMDs are exchanged whole, there and back: with their
- * addresses (known unmapped from their PMDs, the tail pages not looked
+ * addresses (unmapped from their PMDs directly, the tail pages not looked
  * at) and through the rmap alone; each time the data stays at its
  * address, each address maps the other folio, exclusively.
  */
@@ -319,7 +319,7 @@ static void xt_test_thp(struct kunit *test)
 {
 	struct folio_exchange p = {};
 	struct mm_struct *mm;
-	unsigned long map, base;
+	unsigned long map, base, direct;
 	struct folio *f[2];
 	LIST_HEAD(isolated);
 	int ref[2], j;
@@ -350,19 +350,24 @@ static void xt_test_thp(struct kunit *test)
 	p.b = f[1];
 	p.addr_a = base;
 	p.addr_b = base + HPAGE_PMD_SIZE;
+	direct = xt_direct_count(test);
 	mmap_read_lock(mm);
 	KUNIT_EXPECT_EQ(test, exchange_folios_mm(mm, mm, &p, 1), 1);
 	mmap_read_unlock(mm);
 	KUNIT_EXPECT_EQ(test, p.err, 0);
 	KUNIT_EXPECT_TRUE(test, p.pmd_a && p.pmd_b);
+	/* Both PMDs cleared and set again directly, without the rmap. */
+	KUNIT_EXPECT_EQ(test, xt_direct_count(test) - direct, 2UL);
 	/* Still isolated: one reference more. */
 	xt_expect_thp_at(test, f[1], base, ref[1] + 1);
 	xt_expect_thp_at(test, f[0], base + HPAGE_PMD_SIZE, ref[0] + 1);
 	KUNIT_EXPECT_EQ(test, xt_thp_tags(base, true), 0);
 
+	direct = xt_direct_count(test);
 	KUNIT_EXPECT_EQ(test, exchange_folios(&p, 1), 1);
 	KUNIT_EXPECT_EQ(test, p.err, 0);
 	KUNIT_EXPECT_FALSE(test, p.pmd_a || p.pmd_b);
+	KUNIT_EXPECT_EQ(test, xt_direct_count(test) - direct, 0UL);
 	putback_movable_pages(&isolated);
 	lru_add_drain_all();
 	xt_expect_thp_at(test, f[0], base, ref[0]);
