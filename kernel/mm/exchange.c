@@ -175,6 +175,25 @@ struct exchange_direct {
 	struct vm_area_struct *last;	/* the last VMA looked up */
 };
 
+/* The migration entry of @page for a mapping of these bits. */
+static swp_entry_t exchange_migration_entry(struct page *page, bool write,
+					    bool excl, bool young, bool dirty)
+{
+	swp_entry_t entry;
+
+	if (write)
+		entry = make_writable_migration_entry(page_to_pfn(page));
+	else if (excl)
+		entry = make_readable_exclusive_migration_entry(page_to_pfn(page));
+	else
+		entry = make_readable_migration_entry(page_to_pfn(page));
+	if (young)
+		entry = make_migration_entry_young(entry);
+	if (dirty)
+		entry = make_migration_entry_dirty(entry);
+	return entry;
+}
+
 /*
  * Replace the PTE at @addr that maps small @folio by a migration entry;
  * false if it does not map @folio.
@@ -218,16 +237,8 @@ static bool exchange_unmap_pte(struct exchange_direct *d, struct folio *folio,
 		set_pte_at(d->mm, addr, pvmw.pte, pteval);
 		goto done;
 	}
-	if (pte_write(pteval))
-		entry = make_writable_migration_entry(page_to_pfn(page));
-	else if (excl)
-		entry = make_readable_exclusive_migration_entry(page_to_pfn(page));
-	else
-		entry = make_readable_migration_entry(page_to_pfn(page));
-	if (pte_young(pteval))
-		entry = make_migration_entry_young(entry);
-	if (pte_dirty(pteval))
-		entry = make_migration_entry_dirty(entry);
+	entry = exchange_migration_entry(page, pte_write(pteval), excl,
+					 pte_young(pteval), pte_dirty(pteval));
 	swp_pte = swp_entry_to_pte(entry);
 	if (pte_soft_dirty(pteval))
 		swp_pte = pte_swp_mksoft_dirty(swp_pte);
@@ -282,16 +293,8 @@ static bool exchange_unmap_pmd(struct exchange_direct *d, struct folio *folio,
 	}
 	if (pmd_dirty(pmdval))
 		folio_mark_dirty(folio);
-	if (pmd_write(pmdval))
-		entry = make_writable_migration_entry(page_to_pfn(page));
-	else if (excl)
-		entry = make_readable_exclusive_migration_entry(page_to_pfn(page));
-	else
-		entry = make_readable_migration_entry(page_to_pfn(page));
-	if (pmd_young(pmdval))
-		entry = make_migration_entry_young(entry);
-	if (pmd_dirty(pmdval))
-		entry = make_migration_entry_dirty(entry);
+	entry = exchange_migration_entry(page, pmd_write(pmdval), excl,
+					 pmd_young(pmdval), pmd_dirty(pmdval));
 	pmdswp = swp_entry_to_pmd(entry);
 	if (pmd_soft_dirty(pmdval))
 		pmdswp = pmd_swp_mksoft_dirty(pmdswp);

@@ -416,24 +416,35 @@ static void xt_swap_folio(struct folio *a, struct folio *b)
 	}
 }
 
+/*
+ * Whether all @nr pairs came frozen and unmapped, in *@frozen; swaps the
+ * first @first of them, or fails with it if negative.
+ */
+static int xt_copier_swap(struct folio **a, struct folio **b, unsigned int nr,
+			  bool *frozen, int first)
+{
+	unsigned int i, n;
+
+	for (i = 0; i < nr; i++)
+		*frozen &= !folio_ref_count(a[i]) && !folio_ref_count(b[i]) &&
+			   !folio_mapped(a[i]) && !folio_mapped(b[i]);
+	if (first < 0)
+		return first;
+	n = min_t(unsigned int, nr, first);
+	for (i = 0; i < n; i++)
+		xt_swap_folio(a[i], b[i]);
+	return n;
+}
+
 static int xt_copier_exchange(struct folio_copier *c, struct folio **a,
 			      struct folio **b, unsigned int nr)
 {
 	struct xt_copier *xc = container_of(c, struct xt_copier, c);
-	unsigned int i, n;
 
 	xc->calls++;
 	xc->last_nr = nr;
-	for (i = 0; i < nr; i++)
-		xc->all_frozen &= !folio_ref_count(a[i]) &&
-				  !folio_ref_count(b[i]) &&
-				  !folio_mapped(a[i]) && !folio_mapped(b[i]);
-	if (xc->ret < 0)
-		return xc->ret;
-	n = min_t(unsigned int, nr, xc->swap_first);
-	for (i = 0; i < n; i++)
-		xt_swap_folio(a[i], b[i]);
-	return n;
+	return xt_copier_swap(a, b, nr, &xc->all_frozen,
+			      xc->ret < 0 ? xc->ret : xc->swap_first);
 }
 
 static int xt_copier_exchange_atomic(struct folio_copier *c,
@@ -441,22 +452,12 @@ static int xt_copier_exchange_atomic(struct folio_copier *c,
 				     unsigned int nr)
 {
 	struct xt_copier *xc = container_of(c, struct xt_copier, c);
-	unsigned int i, n;
 
 	xc->atomic_calls++;
 	xc->atomic_nr = nr;
 	/* preemptible() is known only with PREEMPT_COUNT (the debug kernel). */
 	xc->atomic_frozen &= !IS_ENABLED(CONFIG_PREEMPT_COUNT) || !preemptible();
-	for (i = 0; i < nr; i++)
-		xc->atomic_frozen &= !folio_ref_count(a[i]) &&
-				     !folio_ref_count(b[i]) &&
-				     !folio_mapped(a[i]) && !folio_mapped(b[i]);
-	if (xc->atomic_first < 0)
-		return xc->atomic_first;
-	n = min_t(unsigned int, nr, xc->atomic_first);
-	for (i = 0; i < n; i++)
-		xt_swap_folio(a[i], b[i]);
-	return n;
+	return xt_copier_swap(a, b, nr, &xc->atomic_frozen, xc->atomic_first);
 }
 
 static int xt_copier_copy(struct folio_copier *c, struct folio *dst,
