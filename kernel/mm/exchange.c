@@ -1241,13 +1241,13 @@ static int exchange_cached_pair(struct folio_exchange *x)
  * to the other folio, and such a pair is frozen and swapped with
  * preemption off (a lookup spins on a frozen folio), one at a time: large
  * ones by a copier that can without sleeping, the rest by the CPU.  The
- * caller must
- * have isolated every folio from the LRU (with folio_isolate_lru(),
- * NR_ISOLATED_* accounted as for migrate_pages()) and hold no reference to
- * it besides that isolation reference; the folios stay isolated, and the
- * caller puts them back, for example with putback_movable_pages().  The
- * caller must not hold any folio lock, nor mmap_lock if the folios may be
- * mapped by its own mm in ways it could fault on.  May sleep.
+ * caller must have isolated every folio from the LRU (with
+ * folio_isolate_lru(), NR_ISOLATED_* accounted as for migrate_pages())
+ * and hold no reference to it besides that isolation reference; the
+ * folios stay isolated, and the caller puts them back, for example with
+ * putback_movable_pages().  The caller must not hold any folio lock, nor
+ * mmap_lock if the folios may be mapped by its own mm in ways it could
+ * fault on.  May sleep.
  *
  * Nothing is retried: each pair is tried once and its err member tells
  * what happened, counted in /proc/vmstat as exchange_*:
