@@ -1279,13 +1279,14 @@ int exchange_folios(struct folio_exchange *pairs, unsigned int nr)
  *
  * As exchange_folios(), for a caller that found the folios in the page
  * tables of @mm_a and @mm_b and still holds their mmap_lock for reading
- * (so the VMAs stay): a small folio that its mm maps once, at its
- * address, is unmapped and remapped there directly, without walks through
- * the rmap, and the TLB of each mm is flushed once for all of them; a THP
- * found unmapped from the PMD at its address needs no look at its tail
- * pages.  The addresses are checked, not trusted: a folio mapped
- * elsewhere, large or shared with another mm takes the rmap as in
- * exchange_folios().
+ * (so the VMAs stay, and no mremap() moves a migration entry): a small
+ * folio that its mm maps once, at its address, or a THP that its mm maps
+ * once, by the PMD there, is unmapped and remapped there directly,
+ * without walks through the rmap, and the TLB of each mm is flushed once
+ * for all of them; a THP unmapped from the PMD at its address needs no
+ * look at its tail pages.  The addresses are checked, not trusted: a
+ * folio mapped elsewhere, an mTHP, a THP mapped by PTEs or a folio shared
+ * with another mm takes the rmap as in exchange_folios().
  *
  * Return: the number of pairs exchanged.
  */
