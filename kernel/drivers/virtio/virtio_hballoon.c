@@ -304,9 +304,19 @@ static void hb_req_add(struct hb_dev *hb, u32 *nr, struct page *page,
 }
 
 /*
+ * A device that finds a protocol violation does not use the buffer but
+ * sets NEEDS_RESET.  The status is a device register: each read exits to
+ * the host.
+ */
+static bool hb_needs_reset(struct hb_dev *hb)
+{
+	return hb->vdev->config->get_status(hb->vdev) &
+	       VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
+/*
  * Whether the device has used the request on @vq (*err = 0) or never will
- * (*err = -EIO): a device that finds a protocol violation does not use the
- * buffer but sets NEEDS_RESET.
+ * (*err = -EIO): the queue is broken or the device needs a reset.
  */
 static bool hb_req_done(struct hb_dev *hb, struct virtqueue *vq, int *err)
 {
@@ -316,25 +326,17 @@ static bool hb_req_done(struct hb_dev *hb, struct virtqueue *vq, int *err)
 	if (virtqueue_get_buf(vq, &len))
 		return true;
 	*err = -EIO;
-	return virtqueue_is_broken(vq) ||
-	       (hb->vdev->config->get_status(hb->vdev) &
-		VIRTIO_CONFIG_S_NEEDS_RESET);
+	return virtqueue_is_broken(vq) || hb_needs_reset(hb);
 }
 
-/*
- * hb_req_done() without sleeping.  The status is a device register, whose
- * every read exits to the host: looked at now and then only.
- */
+/* hb_req_done() without sleeping; the status looked at now and then only. */
 static int hb_req_spin(struct hb_dev *hb, struct virtqueue *vq)
 {
 	unsigned int len, spins = 0;
 
 	while (!virtqueue_get_buf(vq, &len)) {
-		if (virtqueue_is_broken(vq))
-			return -EIO;
-		if (!(++spins % 1024) &&
-		    (hb->vdev->config->get_status(hb->vdev) &
-		     VIRTIO_CONFIG_S_NEEDS_RESET))
+		if (virtqueue_is_broken(vq) ||
+		    (!(++spins % 1024) && hb_needs_reset(hb)))
 			return -EIO;
 		cpu_relax();
 	}
