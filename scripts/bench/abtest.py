@@ -8,10 +8,13 @@ the migration counters per run).  An arm may set HPlacement's sysfs
 files too (KERNEL:file=value,...), so one kernel can be compared with
 itself under other settings; the setting lead=S (not a file) starts gups
 S seconds after HPlacement is enabled (default: HT_BENCH_LEAD_S).
+With --shift-at T, gups moves its hot set T seconds into the updates (figure
+3's second scenario) and the time to 90 % counts from that move.
 
   scripts/bench/abtest.py --budget 10000 --runs 3 A/bzImage B/bzImage
   scripts/bench/abtest.py --runs 3 B/bzImage B/bzImage:window_ms=10000
   scripts/bench/abtest.py --runs 3 B/bzImage:lead=0 B/bzImage:lead=10
+  scripts/bench/abtest.py --runs 5 --duration 20 --shift-at 10 A/bzImage B/bzImage
 """
 import argparse
 import json
@@ -52,6 +55,8 @@ def main():
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--duration', type=int, default=detection.DURATION,
                     help='seconds of gups updates per run')
+    ap.add_argument('--shift-at', type=float, default=None,
+                    help='gups moves its hot set this many seconds in')
     a = ap.parse_args()
     for k in a.kernels:
         try:
@@ -62,27 +67,35 @@ def main():
             ap.error(f'no kernel image {kernel}')
     if a.runs < 1 or a.duration < 2 or not 0 < a.budget <= 1000000:
         ap.error('--runs >= 1, --duration >= 2, 0 < --budget <= 1000000')
+    if a.shift_at is not None and not 0 < a.shift_at < a.duration:
+        ap.error('--shift-at: between 0 and --duration')
     res = {k: [] for k in a.kernels}
     for r in range(a.runs):
         for k in a.kernels:
             kernel, files, lead = arm(k)
             run = detection.one_run(Tuned(a.budget, files), a.duration,
+                                    shift_at=a.shift_at,
                                     run_vm_args=['--kernel', kernel],
                                     lead_s=lead)
             if 'unavailable' in run:
                 raise SystemExit(f'abtest.py: {k}: {run["unavailable"]}')
             vm = run.get('vmstat', {})
-            row = {'time_to_90_s': detection.time_to(run['series'], 0.9),
+            after = 0.0
+            if a.shift_at is not None:
+                after = (run.get('shift') or {}).get('t', a.shift_at)
+            row = {'time_to_90_s': detection.time_to(run['series'], 0.9,
+                                                     after),
                    'final': run['series'][-1]['fmem_frac'] if run['series'] else None,
                    'khplacement_pct': run.get('cpu', {}).get('khplacement'),
                    'khplacement_pct_since_setup':
                        run.get('cpu_since_setup', {}).get('khplacement'),
                    **{c: vm.get(c) for c in ('hpl_promotions', 'hpl_exchanges',
-                                             'hpl_sample_ns', 'hpl_migrate_ns')}}
+                                             'hpl_sample_ns', 'hpl_migrate_ns',
+                                             'hpl_warm_held')}}
             res[k].append(row)
             print(f'run {r + 1}/{a.runs} {k}: {json.dumps(row)}', flush=True)
     print(json.dumps({'budget_ppm': a.budget, 'duration_s': a.duration,
-                      'runs': res}, indent=1))
+                      'shift_at_s': a.shift_at, 'runs': res}, indent=1))
 
 
 if __name__ == '__main__':

@@ -60,7 +60,7 @@ VMSTAT = ['hpl_sample_ns', 'hpl_classify_ns', 'hpl_migrate_ns', 'hpl_samples_fme
           'numa_hint_faults', 'numa_pte_updates', 'exchange_success',
           'copier_swap', 'copier_copy', 'copier_fail', 'hpl_promote_fail',
           'hpl_exchange_fail', 'hpl_demote_fail', 'hpl_exchange_splits',
-          'hpl_exchange_splits_hot',
+          'hpl_exchange_splits_hot', 'hpl_warm_held',
           'exchange_fail_busy', 'exchange_fail_order', 'exchange_fail_type']
 # of those, kept per second too
 SERIES_VMSTAT = ('hpl_promotions', 'hpl_exchanges', 'hpl_demotions', 'pgpromote_success',

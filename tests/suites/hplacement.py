@@ -27,7 +27,7 @@ COUNTERS = ['hpl_samples_fmem', 'hpl_samples_smem', 'hpl_samples_dropped',
             'hpl_samples_ibs', 'hpl_samples_injected', 'hpl_samples_lost',
             'hpl_demotions', 'hpl_promote_fail', 'hpl_demote_fail',
             'hpl_exchange_fail', 'hpl_exchange_splits',
-            'hpl_exchange_splits_hot']
+            'hpl_exchange_splits_hot', 'hpl_warm_held']
 INJECT = '/sys/kernel/debug/hplacement/inject'
 THP = '/sys/kernel/mm/transparent_hugepage/enabled'
 # Injector writes that must fail, with the error they must give.
@@ -171,6 +171,7 @@ def run(t):
         promotion(t, g)
         thp_promotion(t, g)
         injection(t, g)
+        core_and_warm(t, g)
 
         bad = mmcheck.bad_log(g)
         t.ok(not bad, 'kernel log has no BUG, WARNING or lockdep report',
@@ -753,6 +754,58 @@ def injection(t, g):
          (cold, d))
     g.out(f'echo > {D}/exclude')
     g.out(f'kill {pa} {pb}; echo 1000 > {D}/interval_ms; echo 10000 > {D}/budget')
+
+
+def core_and_warm(t, g):
+    """The hot set's core moves on all of the migration credit, its warm
+    rest (ranges less dense than the hot set's mean) only on the credit
+    above the half kept for the core.  Two idle buffers on node 1 get
+    injected samples, one 16 times as dense as the other.  With a credit
+    that starts at 0 and a window too long for it to pass the kept half,
+    the dense buffer moves to node 0 and the sparse one waits, counted in
+    hpl_warm_held; with a short window at a larger budget it moves too."""
+    g.out(f'echo 0 > {D}/enabled; echo 200 > {D}/interval_ms; '
+          f'echo 50000 > {D}/budget; echo 600000 > {D}/window_ms')
+    pc, c = idle_buffer(g, 1, '16M', 'core')
+    pw, w = idle_buffer(g, 1, '32M', 'warm')
+    core, warm = (c, c + (16 << 20)), (w, w + (32 << 20))
+
+    def inject():
+        g.out(f'echo "{pc} {core[0]} {core[1]} 1000" > {INJECT}; '
+              f'echo "{pw} {warm[0]} {warm[1]} 125" > {INJECT}')
+
+    v0 = g.vmstat()
+    g.out(f'echo 1 > {D}/enabled')
+    fc, fw = [], []
+    for _ in range(60):
+        inject()
+        fc.append(fast_frac(g, pc, *core))
+        fw.append(fast_frac(g, pw, *warm))
+        if fc[-1] >= 0.9 and len(fc) >= 10:
+            break
+        time.sleep(0.3)
+    v1 = g.vmstat()
+    d = {k: v1[k] - v0[k] for k in COUNTERS}
+    t.diag(f'core and warm, kept credit: node 0 shares core {fc}, warm {fw}; '
+           f'counter deltas {d}')
+    t.ok(fc and fc[-1] >= 0.9 and fw[-1] <= 0.1,
+         'the core moves to node 0 on the kept credit, the warm rest waits',
+         (fc, fw))
+    t.ok(d['hpl_warm_held'] > 0,
+         'hpl_warm_held counts the intervals the warm rest waited', d)
+
+    g.out(f'echo 200000 > {D}/budget; echo 1000 > {D}/window_ms')
+    for _ in range(60):
+        inject()
+        fw.append(fast_frac(g, pw, *warm))
+        if fw[-1] >= 0.9:
+            break
+        time.sleep(0.3)
+    t.diag(f'core and warm, short window: warm node 0 share {fw}')
+    t.ok(fw[-1] >= 0.9,
+         'with credit above the kept half, the warm rest moves too', fw)
+    g.out(f'echo 0 > {D}/enabled; kill {pc} {pw}; echo 1000 > {D}/interval_ms; '
+          f'echo 10000 > {D}/budget; echo 10000 > {D}/window_ms')
 
 
 def demotion(t):

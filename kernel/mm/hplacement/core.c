@@ -1190,28 +1190,54 @@ static s64 hpl_allowed_ns(const struct hpl_budget_params *bp, u64 ns)
 	return mul_u64_u32_div(ns, bp->budget_ppm, HPL_PPM);
 }
 
+/* The most credit: the budget of window_ms. */
+static s64 hpl_credit_most(const struct hpl_budget_params *bp)
+{
+	return hpl_allowed_ns(bp, (u64)READ_ONCE(hpl_config.window_ms) *
+			      NSEC_PER_MSEC);
+}
+
 /*
- * Pages the migration stage may move.  Each interval adds the CPU budget
+ * The credit kept for the hot set's core: half the most.  The warm rest
+ * of the hot set spends only what is above it (hpl_migrate()).
+ */
+static s64 hpl_credit_kept(const struct hpl_budget_params *bp)
+{
+	return hpl_credit_most(bp) / 2;
+}
+
+/*
+ * What the migration stage may spend.  Each interval adds the CPU budget
  * of the time since the last one minus what sampling and classification
  * used to a credit (unused budget carries over window_ms of time), and
  * migration spends it at the measured cost per page.  Any credit left
  * lets a small batch (or one THP) move and the intervals after it pay
  * back the debt, so the budget holds on average however dear a page is,
- * and however short the intervals (hpl_wait_jiffies()).
+ * and however short the intervals (hpl_wait_jiffies()).  The warm ranges
+ * of the hot set get the same on the credit above the kept part.
  */
-static unsigned long hpl_migrate_cap(const struct hpl_budget_params *bp,
-				     const u64 *stage_ns, u64 interval_ns)
+static void hpl_migrate_allow(const struct hpl_budget_params *bp,
+			      const u64 *stage_ns, u64 interval_ns,
+			      struct hpl_allowance *allow)
 {
 	s64 allowed = hpl_allowed_ns(bp, interval_ns);
 	s64 spent = stage_ns[HPL_STAGE_SAMPLE] + stage_ns[HPL_STAGE_CLASSIFY];
-	s64 most = hpl_allowed_ns(bp, (u64)READ_ONCE(hpl_config.window_ms) *
-				  NSEC_PER_MSEC);
+	u64 t = hpl_cpu_ns();
+	s64 warm;
 
-	hpl_credit_ns = min(hpl_credit_ns + allowed - spent, most);
-	if (hpl_credit_ns <= 0)
-		return 0;
-	return max_t(u64, div64_u64(hpl_credit_ns, hpl_page_ns),
-		     HPL_MIGRATE_BATCH_MIN);
+	hpl_credit_ns = min(hpl_credit_ns + allowed - spent,
+			    hpl_credit_most(bp));
+	memset(allow, 0, sizeof(*allow));
+	allow->stop_ns = t + max_t(s64, hpl_credit_ns, HPL_MIGRATE_MIN_NS);
+	if (hpl_credit_ns > 0)
+		allow->cap = max_t(u64, div64_u64(hpl_credit_ns, hpl_page_ns),
+				   HPL_MIGRATE_BATCH_MIN);
+	warm = hpl_credit_ns - hpl_credit_kept(bp);
+	if (warm > 0) {
+		allow->warm_cap = max_t(u64, div64_u64(warm, hpl_page_ns),
+					HPL_MIGRATE_BATCH_MIN);
+		allow->warm_stop_ns = t + max_t(s64, warm, HPL_MIGRATE_MIN_NS);
+	}
 }
 
 /*
@@ -1599,8 +1625,8 @@ static void hpl_interval(void)
 	struct hpl_mm *hm;
 	ktime_t now = ktime_get();
 	bool catch_up = hpl_catch_up;
-	s64 credit = hpl_credit_ns;
-	unsigned long moved = 0;
+	s64 credit = hpl_credit_ns, spare;
+	unsigned long moved = 0, core_moved = 0;
 	int bkt;
 
 	hpl_poll_ns = 0;
@@ -1657,18 +1683,19 @@ static void hpl_interval(void)
 		hpl_abit_adapt();
 	}
 	if (nr_todo) {
-		unsigned long cap = hpl_migrate_cap(&bp, stage_ns,
-						    interval_ns);
-		u64 t = hpl_cpu_ns(), ns;
-		u64 stop = t + max_t(s64, hpl_credit_ns, HPL_MIGRATE_MIN_NS);
+		struct hpl_allowance allow;
+		u64 t, ns;
 
+		hpl_migrate_allow(&bp, stage_ns, interval_ns, &allow);
+		t = hpl_cpu_ns();
 		moved = hpl_migrate(todo, nr_todo, hpl_budget.scale, headroom,
-				    cap, stop);
+				    &allow);
+		core_moved = allow.core_moved;
 		/*
 		 * The budget, not the work, ended the stage, with samples
 		 * on SMEM to follow: the next interval only migrates.
 		 */
-		hpl_catch_up = !catch_up && hpl_cpu_ns() >= stop &&
+		hpl_catch_up = !catch_up && hpl_cpu_ns() >= allow.stop_ns &&
 			       hpl_have_hints(todo, nr_todo);
 		ns = hpl_cpu_ns() - t;
 		stage_ns[HPL_STAGE_MIGRATE] += ns;
@@ -1680,8 +1707,10 @@ static void hpl_interval(void)
 	}
 	interval_ms = READ_ONCE(hpl_config.interval_ms);
 	hpl_hurry_ms = 0;
-	if (moved && hpl_credit_ns > 0)
-		hpl_hurry_ms = hpl_early_ms(&bp, stage_ns, hpl_credit_ns,
+	/* Only the hot set's core hurries on the kept credit. */
+	spare = hpl_credit_ns - (core_moved ? 0 : hpl_credit_kept(&bp));
+	if (moved && spare > 0)
+		hpl_hurry_ms = hpl_early_ms(&bp, stage_ns, spare,
 					    hpl_hurry_min_ms(interval_ms),
 					    interval_ms);
 	/* No quarter-interval floor: a settled space is not a burst. */

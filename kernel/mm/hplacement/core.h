@@ -174,9 +174,28 @@ extern struct hpl_config hpl_config;
 extern struct hpl_stats hpl_stats;
 extern const char * const hpl_source_names[HPL_NR_SOURCES];
 
+/**
+ * struct hpl_allowance - what the migration stage of an interval may spend
+ * @cap: pages that the credit can move
+ * @stop_ns: khplacement's CPU time (task_sched_runtime()) at which the
+ *	credit is spent; one batch moves in any case
+ * @warm_cap: pages that the credit above the part kept for the hot set's
+ *	core (hpl_fit_result.nr_core) can move, for the rest of the hot set
+ * @warm_stop_ns: the CPU time at which that part is spent; 0 when there is
+ *	none, and the warm ranges wait
+ * @core_moved: set by hpl_migrate(): pages it moved for the core
+ */
+struct hpl_allowance {
+	unsigned long cap;
+	u64 stop_ns;
+	unsigned long warm_cap;
+	u64 warm_stop_ns;
+	unsigned long core_moved;
+};
+
 void hpl_wake(void);
 unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
-			  u64 headroom, unsigned long cap, u64 stop_ns);
+			  u64 headroom, struct hpl_allowance *allow);
 void hpl_hotness_clear(void);
 int hpl_sysfs_init(void);
 

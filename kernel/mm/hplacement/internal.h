@@ -190,6 +190,9 @@ struct hpl_rank_entry {
  * @nr_partial: entries classified HPL_PARTIAL (0 or 1)
  * @threshold: score of the coldest entry with hot bytes; U64_MAX if none.
  *	Entries with a higher score are hot, entries with a lower one cold.
+ * @mean: the hot set's mean score, weighted by hot bytes; 0 if none
+ * @nr_core: entries first in the ranking that have hot bytes and a score
+ *	of @mean or more: the hot set's core
  */
 struct hpl_fit_result {
 	u64 budget;
@@ -197,6 +200,8 @@ struct hpl_fit_result {
 	unsigned int nr_hot;
 	unsigned int nr_partial;
 	u64 threshold;
+	u64 mean;
+	unsigned int nr_core;
 };
 
 void hpl_params_init(struct hpl_params *p);

@@ -679,14 +679,15 @@ static void hpl_isolate_partners(struct hpl_mm **hms, unsigned int nr_hms,
 }
 
 /*
- * FMEM is full: exchange the SMEM pages of the hot ranges (@entries is
- * sorted by rank, hottest first) with FMEM pages of the cold ranges,
- * coldest first, folios of the same size paired, @max pages at most.
- * Returns the pairs exchanged.
+ * FMEM is full: exchange the SMEM pages of the hot ranges among
+ * @entries[@from..@to) (@entries is sorted by rank, hottest first) with
+ * FMEM pages of the cold ranges, coldest first, folios of the same size
+ * paired, @max pages at most.  Returns the pages moved.
  */
 static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 				  struct hpl_rank_entry *entries,
-				  unsigned int n, int fmem, int smem,
+				  unsigned int n, unsigned int from,
+				  unsigned int to, int fmem, int smem,
 				  unsigned long max)
 {
 	struct hpl_promote hot = {
@@ -707,7 +708,7 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	};
 	unsigned long pages = 0, unpaired, tried = 0, demoted = 0;
 	struct folio_exchange *pairs = NULL;
-	unsigned int i, h, nr = 0, done = 0, n_tried = 0, k, last = 0;
+	unsigned int i, h, nr = 0, done = 0, n_tried = 0, k, last = from;
 	unsigned int unkind = 0;
 	bool other;
 	unsigned long start, end, got;
@@ -725,7 +726,7 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	hot.where = kvmalloc_array(hot.max_where, sizeof(*hot.where),
 				   GFP_KERNEL);
 	/* The SMEM pages around this interval's samples first. */
-	for (i = 0; i < n && entries[i].class != HPL_COLD; i++) {
+	for (i = from; i < to && entries[i].class != HPL_COLD; i++) {
 		hm = hpl_find_hm(hms, nr_hms, entries[i].space_id);
 		hot.max = hpl_hint_limit(&entries[i], hot.nr, max);
 		got = hot.nr;
@@ -746,7 +747,7 @@ static unsigned long hpl_exchange(struct hpl_mm **hms, unsigned int nr_hms,
 	if (hot.nr)
 		score = entries[last].score;
 	hot.max = max;
-	for (i = 0; i < n && entries[i].class == HPL_HOT; i++) {
+	for (i = from; i < to && entries[i].class == HPL_HOT; i++) {
 		mm = hpl_find_mm(hms, nr_hms, entries[i].space_id);
 		got = hot.nr;
 		if (mm)
@@ -1021,6 +1022,155 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
 	return done;
 }
 
+/*
+ * The hot set's core (hpl_fit_result.nr_core) moves on the whole credit;
+ * its warm rest only on what is above the part kept for the core.  Warm
+ * ranges are worth moving too (the rest of a buffer that fits FMEM, in
+ * place of idle memory), but a pair at a time they spent the credit as it
+ * came, and a hot set that showed or moved found none for a burst: it
+ * then took a pair per interval, seconds at the default budget.
+ */
+static bool hpl_held;
+
+/*
+ * Switch the stage to the warm ranges' allowance: false when they have
+ * none.  An interval whose warm ranges had samples on SMEM and wait for
+ * it counts as held.
+ */
+static bool hpl_warm_up(const struct hpl_rank_entry *entries, unsigned int n,
+			unsigned int nr_core,
+			const struct hpl_allowance *allow)
+{
+	unsigned int i;
+
+	if (allow->warm_stop_ns) {
+		hpl_stop_ns = min(hpl_stop_ns, allow->warm_stop_ns);
+		return true;
+	}
+	for (i = nr_core; i < n && !hpl_held; i++) {
+		if (entries[i].class == HPL_COLD)
+			break;
+		if (entries[i].last_smem) {
+			count_vm_event(HPL_WARM_HELD);
+			hpl_held = true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Exchange for the core, then for the warm ranges; the stop time the
+ * stage had is restored after them.  Returns the pages moved.
+ */
+static unsigned long hpl_exchange_tiers(struct hpl_mm **hms, unsigned int nr,
+					struct hpl_rank_entry *entries,
+					unsigned int n, unsigned int nr_core,
+					int fmem, int smem, unsigned long max,
+					struct hpl_allowance *allow)
+{
+	unsigned long moved = 0;
+	u64 stop = hpl_stop_ns;
+
+	if (nr_core) {
+		moved = hpl_exchange(hms, nr, entries, n, 0, nr_core, fmem,
+				     smem, max);
+		allow->core_moved += moved;
+	}
+	if (moved < max && hpl_warm_up(entries, n, nr_core, allow))
+		moved += hpl_exchange(hms, nr, entries, n, nr_core, n, fmem,
+				      smem, min(max - moved, allow->warm_cap));
+	hpl_stop_ns = stop;
+	return moved;
+}
+
+/**
+ * struct hpl_up - a step up into free FMEM (hpl_move_up())
+ * @max: pages to promote at most
+ * @hint_max: of them, around this interval's samples
+ * @exchange_max: pages to exchange first, when FMEM has too little room
+ * @avail: free FMEM pages above the headroom
+ * @promoted: pages promoted so far
+ * @exchanged: pages exchanged so far
+ * @failed: pages isolated that did not move
+ */
+struct hpl_up {
+	unsigned long max;
+	unsigned long hint_max;
+	unsigned long exchange_max;
+	unsigned long avail;
+	unsigned long promoted;
+	unsigned long exchanged;
+	unsigned long failed;
+};
+
+/*
+ * Promote the SMEM pages of @entries[@from..@to) into free FMEM, with
+ * exchanges where it has too little room.
+ */
+static void hpl_move_up(struct hpl_mm **hms, unsigned int nr,
+			struct hpl_rank_entry *entries, unsigned int n,
+			unsigned int from, unsigned int to, int target,
+			int smem, struct hpl_up *up)
+{
+	unsigned long done = up->promoted, limit, start, end;
+	unsigned long max = min(up->max, up->avail);
+	struct hpl_mm *hm;
+	unsigned int i, h;
+
+	/*
+	 * Less room than the pages to move, or than a THP (the first of a
+	 * batch goes however small the cap): exchange too.
+	 */
+	if (up->avail < up->max || up->avail < HPL_PMD_PAGES)
+		up->exchanged += hpl_exchange(hms, nr, entries, n, from, to,
+					      target, smem, up->exchange_max);
+	/*
+	 * The SMEM pages around this interval's samples first, up to the
+	 * budget's time rather than the page cap: the cap prices every page
+	 * alike, and a THP's pages cost a tenth of 4 KiB ones or less.
+	 */
+	for (i = from; i < to && done < up->hint_max && !hpl_walk_time_up();
+	     i++) {
+		if (entries[i].class == HPL_COLD)
+			break;
+		hm = hpl_find_hm(hms, nr, entries[i].space_id);
+		limit = hpl_hint_limit(&entries[i], done, up->hint_max);
+		for (h = 0; hm && h < hm->nr_hints && done < limit; h++) {
+			if (!hpl_hint_window(&entries[i], hm->hints[h].addr,
+					     &start, &end))
+				continue;
+			done += hpl_move_range(hm->mm, start, end,
+					       NUMA_NO_NODE, target,
+					       limit - done, up->avail - done,
+					       false, &up->failed);
+		}
+	}
+	/*
+	 * Then whole hot ranges.  A partly hot range moves only where it was
+	 * sampled: in address order, its cold part could go first.  So does
+	 * a range of a process that is first touching its memory: the write
+	 * front's samples make its range look hot, the pages behind the
+	 * front are not, and moving them in address order would fill FMEM
+	 * before the program's hot set shows.
+	 */
+	for (i = from; i < to && done < max && !hpl_walk_time_up(); i++) {
+		if (entries[i].class != HPL_HOT)
+			break;
+		hm = hpl_find_hm(hms, nr, entries[i].space_id);
+		if (!hm || hm->growing)
+			continue;
+		done += hpl_move_range(hm->mm, entries[i].start, entries[i].end,
+				       NUMA_NO_NODE, target, max - done,
+				       up->avail - done, false, &up->failed);
+		cond_resched();
+	}
+	/* FMEM had less room than it seemed: exchange instead. */
+	if (up->failed && done < max)
+		up->exchanged += hpl_exchange(hms, nr, entries, n, from, to,
+					      target, smem, max - done);
+	up->promoted = done;
+}
+
 /**
  * hpl_migrate - move the hot set of the spaces into FMEM
  * @hms: the spaces classified in this interval, their mms referenced by
@@ -1028,26 +1178,26 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
  * @nr: number of spaces
  * @scale: work scale of the interval
  * @headroom: bytes of FMEM to keep free
- * @cap: pages that the rest of the CPU budget of the interval can move
- * @stop_ns: khplacement's CPU time (task_sched_runtime()) at which the
- *	rest of the budget is spent; one batch moves in any case
+ * @allow: what the rest of the CPU budget of the interval can move
  *
  * Return: pages moved (promoted, exchanged and demoted).
  */
 unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
-			  u64 headroom, unsigned long cap, u64 stop_ns)
+			  u64 headroom, struct hpl_allowance *allow)
 {
-	unsigned long room = 0, node_room, max, done = 0, capacity = 0;
-	unsigned long failed = 0, demoted = 0, demote_failed = 0, start, end;
-	unsigned long moved = 0, avail, limit, hint_max;
+	unsigned long room = 0, node_room, max, capacity = 0, limit;
+	unsigned long demoted = 0, demote_failed = 0, moved = 0;
+	unsigned long cap = allow->cap;
 	struct hpl_rank_entry *entries;
-	unsigned int i, h, total = 0, n = 0;
+	unsigned int i, total = 0, n = 0, nr_core;
 	int nid, smem, target = NUMA_NO_NODE;
 	struct hpl_fit_result res;
-	struct hpl_mm *hm;
+	struct hpl_up up = {};
 
-	hpl_stop_ns = stop_ns;
+	hpl_stop_ns = allow->stop_ns;
 	hpl_tried = false;
+	hpl_held = false;
+	allow->core_moved = 0;
 	for_each_node_state(nid, N_MEMORY) {
 		if (!node_is_toptier(nid))
 			continue;
@@ -1073,6 +1223,7 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 					total - n);
 	hpl_fit(entries, n, (u64)capacity << PAGE_SHIFT, headroom, &res);
 	hpl_hotness_set(entries, n);
+	nr_core = res.nr_core;
 
 	headroom >>= PAGE_SHIFT;
 	headroom += READ_ONCE(hpl_balloon_wanted[target]);
@@ -1091,16 +1242,20 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		hpl_up_first = !hpl_up_first;
 		if (smem != NUMA_NO_NODE) {
 			if (hpl_up_first)
-				moved = hpl_exchange(hms, nr, entries, n,
-						     target, smem, max);
+				moved = hpl_exchange_tiers(hms, nr, entries, n,
+							   nr_core, target,
+							   smem, max, allow);
 			if (!hpl_walk_time_up())
 				demoted = hpl_demote(hms, nr, entries, n,
 						     target, smem, limit,
 						     &demote_failed);
 			if (!hpl_up_first && !hpl_walk_time_up())
-				moved = hpl_exchange(hms, nr, entries, n,
-						     target, smem,
-						     max - min(max, demoted));
+				moved = hpl_exchange_tiers(hms, nr, entries, n,
+							   nr_core, target,
+							   smem,
+							   max - min(max,
+								     demoted),
+							   allow);
 		}
 		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
 		trace_hplacement_migrate(res.hot_bytes, room, headroom, 0,
@@ -1108,66 +1263,29 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		kvfree(entries);
 		return demoted + moved;
 	}
-	avail = room - headroom;
-	max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), cap);
-	/*
-	 * Less room than the pages to move, or than a THP (the first of a
-	 * batch goes however small the cap): exchange too.
-	 */
-	if (avail < max || avail < HPL_PMD_PAGES)
-		moved += hpl_exchange(hms, nr, entries, n, target, smem,
-				      min(hpl_scale_amount(scale,
-							   HPL_EXCHANGE_PAGES),
-					  cap));
-	/*
-	 * The SMEM pages around this interval's samples first, up to the
-	 * budget's time rather than the page cap: the cap prices every page
-	 * alike, and a THP's pages cost a tenth of 4 KiB ones or less.
-	 */
-	hint_max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), avail);
-	max = min(max, avail);
-	for (i = 0; i < n && done < hint_max && !hpl_walk_time_up(); i++) {
-		if (entries[i].class == HPL_COLD)
-			break;
-		hm = hpl_find_hm(hms, nr, entries[i].space_id);
-		limit = hpl_hint_limit(&entries[i], done, hint_max);
-		for (h = 0; hm && h < hm->nr_hints && done < limit; h++) {
-			if (!hpl_hint_window(&entries[i], hm->hints[h].addr,
-					     &start, &end))
-				continue;
-			done += hpl_move_range(hm->mm, start, end,
-					       NUMA_NO_NODE, target,
-					       limit - done, avail - done,
-					       false, &failed);
-		}
+	up.avail = room - headroom;
+	up.max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES), cap);
+	up.hint_max = min(hpl_scale_amount(scale, HPL_PROMOTE_PAGES),
+			  up.avail);
+	up.exchange_max = min(hpl_scale_amount(scale, HPL_EXCHANGE_PAGES),
+			      cap);
+	if (nr_core)
+		hpl_move_up(hms, nr, entries, n, 0, nr_core, target, smem,
+			    &up);
+	allow->core_moved = up.promoted + up.exchanged;
+	if (hpl_warm_up(entries, n, nr_core, allow)) {
+		/* Within the warm part of the credit, on top of the core's. */
+		up.max = min(up.max, up.promoted + allow->warm_cap);
+		up.hint_max = min(up.hint_max,
+				  up.promoted + allow->warm_cap);
+		up.exchange_max = min(up.exchange_max, allow->warm_cap);
+		hpl_move_up(hms, nr, entries, n, nr_core, n, target, smem,
+			    &up);
 	}
-	/*
-	 * Then whole hot ranges.  A partly hot range moves only where it was
-	 * sampled: in address order, its cold part could go first.  So does
-	 * a range of a process that is first touching its memory: the write
-	 * front's samples make its range look hot, the pages behind the
-	 * front are not, and moving them in address order would fill FMEM
-	 * before the program's hot set shows.
-	 */
-	for (i = 0; i < n && done < max && !hpl_walk_time_up(); i++) {
-		if (entries[i].class != HPL_HOT)
-			break;
-		hm = hpl_find_hm(hms, nr, entries[i].space_id);
-		if (!hm || hm->growing)
-			continue;
-		done += hpl_move_range(hm->mm, entries[i].start, entries[i].end,
-				       NUMA_NO_NODE, target, max - done,
-				       avail - done, false, &failed);
-		cond_resched();
-	}
-	/* FMEM had less room than it seemed: exchange instead. */
-	if (failed && done < max)
-		moved += hpl_exchange(hms, nr, entries, n, target, smem,
-				      max - done);
 	kvfree(entries);
-	count_vm_events(HPL_PROMOTIONS, done);
-	count_vm_events(HPL_PROMOTE_FAIL, failed);
-	trace_hplacement_migrate(res.hot_bytes, room, headroom, done, 0,
-				 failed);
-	return moved + done;
+	count_vm_events(HPL_PROMOTIONS, up.promoted);
+	count_vm_events(HPL_PROMOTE_FAIL, up.failed);
+	trace_hplacement_migrate(res.hot_bytes, room, headroom, up.promoted,
+				 0, up.failed);
+	return up.exchanged + up.promoted;
 }

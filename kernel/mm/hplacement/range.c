@@ -889,6 +889,28 @@ static int hpl_rank_cmp(const void *a, const void *b)
  * always a prefix and a colder range never displaces a hotter one.
  * Ranges without any score are never hot.
  */
+/*
+ * The hot set's core: its ranges at least as dense as its mean (their
+ * densities weighted by their hot bytes), a prefix of the ranking.  A hot
+ * set alike throughout is all core; one that leaves FMEM room for the
+ * warm rest of a buffer has its core where the buffer is hot.
+ */
+static void hpl_fit_core(const struct hpl_rank_entry *entries,
+			 struct hpl_fit_result *res)
+{
+	unsigned int i, nr = res->nr_hot + res->nr_partial;
+	u64 mean = 0;
+
+	for (i = 0; i < nr; i++)
+		mean += mul_u64_u64_div_u64(entries[i].score,
+					    entries[i].hot_bytes,
+					    res->hot_bytes);
+	res->mean = mean;
+	for (i = 0; i < nr && entries[i].score >= mean; i++)
+		;
+	res->nr_core = i;
+}
+
 void hpl_fit(struct hpl_rank_entry *entries, unsigned int nr, u64 capacity,
 	     u64 headroom, struct hpl_fit_result *res)
 {
@@ -926,6 +948,7 @@ void hpl_fit(struct hpl_rank_entry *entries, unsigned int nr, u64 capacity,
 		if (e->class == HPL_PARTIAL)
 			break;
 	}
+	hpl_fit_core(entries, res);
 }
 
 #include "tests/range-kunit.h"

@@ -504,6 +504,67 @@ static void hpl_test_hurry(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hpl_t_hurry(10000, 2500000, 0, 0, 60000), 15000U);
 }
 
+/* The allowance of a migration stage after a 1 s interval at 1 %. */
+static void hpl_t_allow(s64 credit, struct hpl_allowance *allow)
+{
+	u64 stage_ns[HPL_NR_STAGES] = { 2 * NSEC_PER_MSEC, NSEC_PER_MSEC };
+	struct hpl_budget_params bp;
+
+	hpl_budget_params_init(&bp);
+	hpl_credit_ns = credit;
+	hpl_migrate_allow(&bp, stage_ns, NSEC_PER_SEC, allow);
+}
+
+/* Half of the most credit (100 ms at 1 % over 10 s) is kept for the core. */
+static void hpl_test_allow(struct kunit *test)
+{
+	unsigned int window_ms = hpl_config.window_ms;
+	s64 credit = hpl_credit_ns;
+	u64 page_ns = hpl_page_ns;
+	struct hpl_budget_params bp;
+	struct hpl_allowance a;
+
+	hpl_config.window_ms = 10000;
+	hpl_page_ns = 10 * NSEC_PER_USEC;
+	hpl_budget_params_init(&bp);
+	KUNIT_EXPECT_EQ(test, hpl_credit_kept(&bp), 50 * NSEC_PER_MSEC);
+
+	/* 10 ms of budget, 3 of them sampling: all for the core */
+	hpl_t_allow(0, &a);
+	KUNIT_EXPECT_EQ(test, hpl_credit_ns, 7 * NSEC_PER_MSEC);
+	KUNIT_EXPECT_EQ(test, a.cap, 700UL);
+	KUNIT_EXPECT_EQ(test, a.warm_cap, 0UL);
+	KUNIT_EXPECT_EQ(test, a.warm_stop_ns, 0ULL);
+
+	/* 80 ms: 30 above the kept 50 for the warm ranges */
+	hpl_t_allow(73 * NSEC_PER_MSEC, &a);
+	KUNIT_EXPECT_EQ(test, a.cap, 8000UL);
+	KUNIT_EXPECT_EQ(test, a.warm_cap, 3000UL);
+	KUNIT_EXPECT_EQ(test, a.stop_ns - a.warm_stop_ns, 50 * NSEC_PER_MSEC);
+
+	/* the credit stops at the most: 100 ms */
+	hpl_t_allow(NSEC_PER_SEC, &a);
+	KUNIT_EXPECT_EQ(test, hpl_credit_ns, 100 * NSEC_PER_MSEC);
+	KUNIT_EXPECT_EQ(test, a.cap, 10000UL);
+	KUNIT_EXPECT_EQ(test, a.warm_cap, 5000UL);
+
+	/* a little above the kept part: a batch and 1 ms at least */
+	hpl_t_allow(43 * NSEC_PER_MSEC + 100 * NSEC_PER_USEC, &a);
+	KUNIT_EXPECT_EQ(test, a.warm_cap, (unsigned long)HPL_MIGRATE_BATCH_MIN);
+	KUNIT_EXPECT_EQ(test, a.stop_ns - a.warm_stop_ns,
+			49 * NSEC_PER_MSEC + 100 * NSEC_PER_USEC);
+
+	/* in debt: nothing but the first batch, by HPL_MIGRATE_MIN_NS */
+	hpl_t_allow(-20 * NSEC_PER_MSEC, &a);
+	KUNIT_EXPECT_EQ(test, a.cap, 0UL);
+	KUNIT_EXPECT_EQ(test, a.warm_stop_ns, 0ULL);
+	KUNIT_EXPECT_GT(test, a.stop_ns, 0ULL);
+
+	hpl_config.window_ms = window_ms;
+	hpl_credit_ns = credit;
+	hpl_page_ns = page_ns;
+}
+
 static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_round_spans),
 	KUNIT_CASE(hpl_test_round_prev),
@@ -517,6 +578,7 @@ static struct kunit_case hpl_core_test_cases[] = {
 	KUNIT_CASE(hpl_test_round_misses),
 	KUNIT_CASE(hpl_test_growth_goes_on),
 	KUNIT_CASE(hpl_test_hurry),
+	KUNIT_CASE(hpl_test_allow),
 	{}
 };
 

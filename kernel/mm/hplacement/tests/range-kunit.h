@@ -1055,6 +1055,45 @@ static void hpl_test_fit_zero(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, res.threshold, U64_MAX);
 }
 
+/* The hot set's core: the prefix at least as dense as its mean. */
+static void hpl_test_fit_core(struct kunit *test)
+{
+	struct hpl_rank_entry e[4];
+	struct hpl_fit_result res;
+	int i;
+
+	/* A and B fit: mean (400 * 4 + 300 * 2) / 6 */
+	hpl_t_entries(e);
+	hpl_fit(e, 4, 6 * PAGE_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.mean, 366ULL);
+	KUNIT_EXPECT_EQ(test, res.nr_core, 1U);
+
+	/* all fit: (1600 + 600 + 1600 + 100) / 15, rounded down per range */
+	hpl_t_entries(e);
+	hpl_fit(e, 4, 100 * PAGE_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.mean, 258ULL);
+	KUNIT_EXPECT_EQ(test, res.nr_core, 2U);
+
+	/* a partial range weighs with the bytes it got: 3 of C's 8 */
+	hpl_t_entries(e);
+	hpl_fit(e, 4, 9 * PAGE_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.mean, 177ULL + 66 + 66);
+	KUNIT_EXPECT_EQ(test, res.nr_core, 1U);
+
+	/* a hot set alike throughout is all core */
+	hpl_t_entries(e);
+	for (i = 0; i < 4; i++)
+		e[i].score = 50;
+	hpl_fit(e, 4, 100 * PAGE_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.nr_core, 4U);
+
+	/* no hot set, no core */
+	hpl_t_entries(e);
+	hpl_fit(e, 4, 0, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.mean, 0ULL);
+	KUNIT_EXPECT_EQ(test, res.nr_core, 0U);
+}
+
 /* Equal scores: older first, then lower space id, then lower address. */
 static void hpl_test_fit_ties(struct kunit *test)
 {
@@ -1144,6 +1183,7 @@ static struct kunit_case hpl_range_test_cases[] = {
 	KUNIT_CASE(hpl_test_fit_exact),
 	KUNIT_CASE(hpl_test_fit_partial),
 	KUNIT_CASE(hpl_test_fit_zero),
+	KUNIT_CASE(hpl_test_fit_core),
 	KUNIT_CASE(hpl_test_fit_ties),
 	KUNIT_CASE(hpl_test_fit_spaces),
 	{}
