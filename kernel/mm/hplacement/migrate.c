@@ -1022,6 +1022,9 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
 	return done;
 }
 
+/* Whether this interval counted its warm ranges as held. */
+static bool hpl_held;
+
 /*
  * The hot set's core (hpl_fit_result.nr_core) moves on the whole credit;
  * its warm rest only on what is above the part kept for the core.  Warm
@@ -1029,10 +1032,7 @@ static unsigned long hpl_demote(struct hpl_mm **hms, unsigned int nr_hms,
  * place of idle memory), but a pair at a time they spent the credit as it
  * came, and a hot set that showed or moved found none for a burst: it
  * then took a pair per interval, seconds at the default budget.
- */
-static bool hpl_held;
-
-/*
+ *
  * Switch the stage to the warm ranges' allowance: false when they have
  * none.  An interval whose warm ranges had samples on SMEM and wait for
  * it counts as held.
@@ -1259,7 +1259,8 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 		}
 		count_vm_events(HPL_DEMOTE_FAIL, demote_failed);
 		trace_hplacement_migrate(res.hot_bytes, room, headroom, 0,
-					 demoted, demote_failed);
+					 demoted, demote_failed, nr_core,
+					 hpl_held);
 		kvfree(entries);
 		return demoted + moved;
 	}
@@ -1286,6 +1287,6 @@ unsigned long hpl_migrate(struct hpl_mm **hms, unsigned int nr, u32 scale,
 	count_vm_events(HPL_PROMOTIONS, up.promoted);
 	count_vm_events(HPL_PROMOTE_FAIL, up.failed);
 	trace_hplacement_migrate(res.hot_bytes, room, headroom, up.promoted,
-				 0, up.failed);
+				 0, up.failed, nr_core, hpl_held);
 	return up.exchanged + up.promoted;
 }

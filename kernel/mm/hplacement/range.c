@@ -889,22 +889,33 @@ static int hpl_rank_cmp(const void *a, const void *b)
  * always a prefix and a colder range never displaces a hotter one.
  * Ranges without any score are never hot.
  */
+/* Ranges smaller than this are left out of the hot set's mean. */
+#define HPL_CORE_MIN_BYTES	PMD_SIZE
+
 /*
  * The hot set's core: its ranges at least as dense as its mean (their
  * densities weighted by their hot bytes), a prefix of the ranking.  A hot
  * set alike throughout is all core; one that leaves FMEM room for the
- * warm rest of a buffer has its core where the buffer is hot.
+ * warm rest of a buffer has its core where the buffer is hot.  The mean
+ * leaves out ranges smaller than a PMD (stacks, small heaps, a library's
+ * data): dense by their size alone, a handful of them raised it to the
+ * density of a 32 MiB hot set, and a hot set that moved stayed warm.
+ * Without a range that large, all of the hot set is core.
  */
 static void hpl_fit_core(const struct hpl_rank_entry *entries,
 			 struct hpl_fit_result *res)
 {
 	unsigned int i, nr = res->nr_hot + res->nr_partial;
-	u64 mean = 0;
+	u64 mean = 0, bytes = 0;
 
 	for (i = 0; i < nr; i++)
-		mean += mul_u64_u64_div_u64(entries[i].score,
-					    entries[i].hot_bytes,
-					    res->hot_bytes);
+		if (entries[i].bytes >= HPL_CORE_MIN_BYTES)
+			bytes += entries[i].hot_bytes;
+	for (i = 0; i < nr && bytes; i++)
+		if (entries[i].bytes >= HPL_CORE_MIN_BYTES)
+			mean += mul_u64_u64_div_u64(entries[i].score,
+						    entries[i].hot_bytes,
+						    bytes);
 	res->mean = mean;
 	for (i = 0; i < nr && entries[i].score >= mean; i++)
 		;

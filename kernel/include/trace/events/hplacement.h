@@ -94,14 +94,18 @@ TRACE_EVENT(hplacement_exchange_batch,
 		  __entry->nr_done)
 );
 
-/* What the migration stage of an interval did, in pages. */
+/*
+ * What the migration stage of an interval did, in pages; how many ranges
+ * the hot set's core had, and whether its warm rest waited for credit.
+ */
 TRACE_EVENT(hplacement_migrate,
 
 	TP_PROTO(u64 hot_bytes, unsigned long room, unsigned long headroom,
 		 unsigned long promoted, unsigned long demoted,
-		 unsigned long failed),
+		 unsigned long failed, unsigned int core, bool held),
 
-	TP_ARGS(hot_bytes, room, headroom, promoted, demoted, failed),
+	TP_ARGS(hot_bytes, room, headroom, promoted, demoted, failed, core,
+		held),
 
 	TP_STRUCT__entry(
 		__field(u64, hot_bytes)
@@ -110,6 +114,8 @@ TRACE_EVENT(hplacement_migrate,
 		__field(unsigned long, promoted)
 		__field(unsigned long, demoted)
 		__field(unsigned long, failed)
+		__field(unsigned int, core)
+		__field(bool, held)
 	),
 
 	TP_fast_assign(
@@ -119,12 +125,15 @@ TRACE_EVENT(hplacement_migrate,
 		__entry->promoted = promoted;
 		__entry->demoted = demoted;
 		__entry->failed = failed;
+		__entry->core = core;
+		__entry->held = held;
 	),
 
-	TP_printk("hot_bytes=%llu fmem_room=%lu headroom=%lu promoted=%lu demoted=%lu failed=%lu",
+	TP_printk("hot_bytes=%llu fmem_room=%lu headroom=%lu promoted=%lu demoted=%lu failed=%lu core_ranges=%u warm_held=%d",
 		  __entry->hot_bytes, __entry->room, __entry->headroom,
 		  __entry->promoted,
-		  __entry->demoted, __entry->failed)
+		  __entry->demoted, __entry->failed, __entry->core,
+		  __entry->held)
 );
 
 /*

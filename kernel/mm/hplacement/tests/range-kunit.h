@@ -1055,41 +1055,65 @@ static void hpl_test_fit_zero(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, res.threshold, U64_MAX);
 }
 
+/*
+ * A..D as hpl_t_entries() in PMDs, and E: one page, far denser than
+ * anything.
+ */
+static void hpl_t_core_entries(struct hpl_rank_entry *e)
+{
+	const unsigned long pmd = PMD_SIZE >> PAGE_SHIFT;
+
+	hpl_t_entry(&e[0], 1, HPL_T(8), 8 * pmd, 200, 1);	/* C */
+	hpl_t_entry(&e[1], 1, HPL_T(0), 4 * pmd, 400, 1);	/* A */
+	hpl_t_entry(&e[2], 1, HPL_T(16), 1 * pmd, 100, 1);	/* D */
+	hpl_t_entry(&e[3], 1, HPL_T(4), 2 * pmd, 300, 1);	/* B */
+	hpl_t_entry(&e[4], 1, HPL_T(20), 1, 10000000, 1);	/* E */
+}
+
 /* The hot set's core: the prefix at least as dense as its mean. */
 static void hpl_test_fit_core(struct kunit *test)
 {
-	struct hpl_rank_entry e[4];
+	struct hpl_rank_entry e[5];
 	struct hpl_fit_result res;
 	int i;
 
-	/* A and B fit: mean (400 * 4 + 300 * 2) / 6 */
-	hpl_t_entries(e);
-	hpl_fit(e, 4, 6 * PAGE_SIZE, 0, &res);
-	KUNIT_EXPECT_EQ(test, res.mean, 366ULL);
-	KUNIT_EXPECT_EQ(test, res.nr_core, 1U);
+	/* E, A and B fit: mean (400 * 4 + 300 * 2) / 6, E left out of it */
+	hpl_t_core_entries(e);
+	hpl_fit(e, 5, 6 * PMD_SIZE + PAGE_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.nr_hot, 3U);
+	KUNIT_EXPECT_EQ(test, res.mean, 266ULL + 100);
+	KUNIT_EXPECT_EQ(test, res.nr_core, 2U);
+	KUNIT_EXPECT_EQ(test, e[1].score, 400ULL);
 
 	/* all fit: (1600 + 600 + 1600 + 100) / 15, rounded down per range */
-	hpl_t_entries(e);
-	hpl_fit(e, 4, 100 * PAGE_SIZE, 0, &res);
-	KUNIT_EXPECT_EQ(test, res.mean, 258ULL);
+	hpl_t_core_entries(e);
+	hpl_fit(e, 5, 100 * PMD_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.mean, 106ULL + 40 + 106 + 6);
+	KUNIT_EXPECT_EQ(test, res.nr_core, 3U);
+
+	/* a partial range weighs with the bytes it got: 3 of C's 8 PMDs */
+	hpl_t_core_entries(e);
+	hpl_fit(e, 5, 9 * PMD_SIZE + PAGE_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.nr_partial, 1U);
+	KUNIT_EXPECT_EQ(test, res.mean, 177ULL + 66 + 66);
 	KUNIT_EXPECT_EQ(test, res.nr_core, 2U);
 
-	/* a partial range weighs with the bytes it got: 3 of C's 8 */
-	hpl_t_entries(e);
-	hpl_fit(e, 4, 9 * PAGE_SIZE, 0, &res);
-	KUNIT_EXPECT_EQ(test, res.mean, 177ULL + 66 + 66);
-	KUNIT_EXPECT_EQ(test, res.nr_core, 1U);
-
 	/* a hot set alike throughout is all core */
-	hpl_t_entries(e);
-	for (i = 0; i < 4; i++)
+	hpl_t_core_entries(e);
+	for (i = 0; i < 5; i++)
 		e[i].score = 50;
+	hpl_fit(e, 5, 100 * PMD_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.nr_core, 5U);
+
+	/* no range of a PMD or more: all core */
+	hpl_t_entries(e);
 	hpl_fit(e, 4, 100 * PAGE_SIZE, 0, &res);
+	KUNIT_EXPECT_EQ(test, res.mean, 0ULL);
 	KUNIT_EXPECT_EQ(test, res.nr_core, 4U);
 
 	/* no hot set, no core */
-	hpl_t_entries(e);
-	hpl_fit(e, 4, 0, 0, &res);
+	hpl_t_core_entries(e);
+	hpl_fit(e, 5, 0, 0, &res);
 	KUNIT_EXPECT_EQ(test, res.mean, 0ULL);
 	KUNIT_EXPECT_EQ(test, res.nr_core, 0U);
 }
