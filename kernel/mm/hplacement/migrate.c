@@ -1112,8 +1112,8 @@ static void hpl_move_up(struct hpl_mm **hms, unsigned int nr,
 			unsigned int from, unsigned int to, int target,
 			int smem, struct hpl_up *up)
 {
-	unsigned long done = up->promoted, limit, start, end;
-	unsigned long max = min(up->max, up->avail);
+	unsigned long done = up->promoted, failed = up->failed;
+	unsigned long max = min(up->max, up->avail), limit, start, end;
 	struct hpl_mm *hm;
 	unsigned int i, h;
 
@@ -1165,7 +1165,7 @@ static void hpl_move_up(struct hpl_mm **hms, unsigned int nr,
 		cond_resched();
 	}
 	/* FMEM had less room than it seemed: exchange instead. */
-	if (up->failed && done < max)
+	if (up->failed > failed && done < max)
 		up->exchanged += hpl_exchange(hms, nr, entries, n, from, to,
 					      target, smem, max - done);
 	up->promoted = done;
